@@ -1,0 +1,1 @@
+"""dmarl_des: discrete-event simulation of decentralized multi-agent RL under failures."""

@@ -1,0 +1,119 @@
+"""SimAgent: one agent's lifecycle as a SimPy process — observe, ask, act, accrue, emit, repeat.
+
+The lifecycle of an alive agent is a loop:
+
+1. observe (``world.observe``) and read its initiation set (``world.action_mask``) — the observation
+   is taken at the decision instant and stays frozen until the agent's own macro-action ends;
+2. if a macro-action just ended, close it into a squeezed macro-transition (its ``obs_next`` is
+   this observation);
+3. ask the decision batcher and wait for the answer;
+4. run the chosen macro-action's behaviour inside this process until it returns.
+
+An ``Interrupt`` whose cause is not ``Stop`` ends the running macro-action at that instant (the agent
+then decides again); ``Stop`` ends the lifecycle (crash, leaving). Either way the event the
+behaviour was waiting on is cancelled when it can be (a store get, a resource request), so no request
+is left queued on any SimPy store and no later message is swallowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import mesa
+import numpy as np
+import simpy
+
+if TYPE_CHECKING:
+    from dmarl_des.world import World
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Interrupt cause that ends an agent's lifecycle (crash, leave)."""
+
+    reason: str = "crash"
+
+
+class SimAgent(mesa.Agent):
+    """An agent of the simulation: a Mesa agent whose behaviour is a SimPy process."""
+
+    model: World
+
+    def __init__(self, model: World, idx: int, agent_id: int, role: str = "honest") -> None:
+        super().__init__(model)
+        self.idx = idx
+        self.agent_id = agent_id
+        self.role = role
+        self.alive = True
+        self.process: simpy.Process | None = None
+        self.reset_episode()
+
+    def reset_episode(self) -> None:
+        """Forget the previous episode's macro-action and statistics."""
+        self.action = -1
+        self.t_start = 0.0
+        self.obs: np.ndarray | None = None
+        self.mask: np.ndarray | None = None
+        self.n_decisions = 0
+        self.n_macro_done = 0
+        self.busy_time = 0.0
+        self.episode_return = 0.0
+        self.downtime = 0.0
+        self.down_since: float | None = None
+
+    # ------------------------------------------------------------------ control
+    def start(self) -> None:
+        """Start (or restart) the lifecycle process in the world's current environment."""
+        self.alive = True
+        self.process = self.model.env.process(self._lifecycle())
+
+    def interrupt(self, cause: Any = "interrupt") -> None:
+        """End the running macro-action now; with ``Stop`` cause, end the lifecycle."""
+        if self.process is not None and self.process.is_alive:
+            self.process.interrupt(cause)
+
+    def stop(self, reason: str = "crash") -> None:
+        """Stop acting and communicating (the running macro-action is cut at this instant)."""
+        self.interrupt(Stop(reason))
+
+    @property
+    def running(self) -> bool:
+        """True while a macro-action is open (chosen and not yet closed)."""
+        return self.action >= 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def _lifecycle(self) -> Generator[simpy.Event, Any, None]:
+        world = self.model
+        while True:
+            obs = world.observe(self)
+            mask = world.action_mask(self)
+            if self.action >= 0:
+                world.close_macro(self, obs, mask)
+            answer = world.batcher.request(self.idx, obs, mask)
+            while True:
+                try:
+                    action = yield answer
+                    break
+                except simpy.Interrupt as intr:
+                    if isinstance(intr.cause, Stop):
+                        world.batcher.cancel(self.idx)
+                        self.alive = False
+                        return
+            world.begin_macro(self, int(action), obs, mask)
+            try:
+                yield from world.macro_actions[int(action)].behaviour(self)
+            except simpy.Interrupt as intr:
+                self._cancel_wait()
+                if isinstance(intr.cause, Stop):
+                    world.cut_macro(self)
+                    self.alive = False
+                    return
+
+    def _cancel_wait(self) -> None:
+        """Withdraw the request the interrupted behaviour was waiting on (store get, resource)."""
+        target = self.process.target if self.process is not None else None
+        cancel = getattr(target, "cancel", None)
+        if target is not None and not target.triggered and callable(cancel):
+            cancel()

@@ -1,0 +1,142 @@
+"""Column names and dtypes of every table (the contract with notebooks); bump the version to rename."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import polars as pl
+
+SCHEMA_VERSION = 1
+
+_Q = {"latency_p50": pl.Float64, "latency_p90": pl.Float64, "latency_p99": pl.Float64}
+
+RUNS = {
+    "run_id": pl.Utf8,
+    "study": pl.Utf8,
+    "scenario": pl.Utf8,
+    "world": pl.Utf8,
+    "learner": pl.Utf8,
+    "policy": pl.Utf8,
+    "n_agents": pl.Int64,
+    "seed": pl.Int64,
+    "params": pl.Utf8,
+    "status": pl.Utf8,
+    "error": pl.Utf8,
+    "wall_s": pl.Float64,
+    "started_at": pl.Datetime("us", "UTC"),
+    "versions": pl.Utf8,
+    "schema_version": pl.Int64,
+}
+
+EPISODES = {
+    "run_id": pl.Utf8,
+    "episode": pl.Int64,
+    "phase": pl.Utf8,
+    "sim_time": pl.Float64,
+    "team_return": pl.Float64,
+    "discounted_return": pl.Float64,
+    "success": pl.Boolean,
+    "n_decisions": pl.Int64,
+    "mean_batch": pl.Float64,
+    "n_alive_end": pl.Int64,
+    "n_crashed": pl.Int64,
+    "n_byzantine": pl.Int64,
+    "msgs_sent": pl.Int64,
+    "msgs_delivered": pl.Int64,
+    "msgs_dropped": pl.Int64,
+    "mean_latency": pl.Float64,
+    "wall_s": pl.Float64,
+}
+
+AGENTS = {
+    "run_id": pl.Utf8,
+    "episode": pl.Int64,
+    "agent_id": pl.Int64,
+    "role": pl.Utf8,
+    "return": pl.Float64,
+    "n_decisions": pl.Int64,
+    "mean_macro_duration": pl.Float64,
+    "downtime": pl.Float64,
+}
+
+NETWORK = {
+    "run_id": pl.Utf8,
+    "episode": pl.Int64,
+    "sent": pl.Int64,
+    "delivered": pl.Int64,
+    "dropped_loss": pl.Int64,
+    "dropped_crash": pl.Int64,
+    "dropped_overflow": pl.Int64,
+    "dropped_inbox": pl.Int64,
+    "dropped_cut": pl.Int64,
+    "rejected_invalid": pl.Int64,
+    "in_flight": pl.Int64,
+    "retransmissions": pl.Int64,
+    "latency_mean": pl.Float64,
+    **_Q,
+}
+
+FAULTS = {
+    "run_id": pl.Utf8,
+    "episode": pl.Int64,
+    "time": pl.Float64,
+    "kind": pl.Utf8,
+    "agent_id": pl.Int64,
+    "detail": pl.Utf8,
+}
+
+TRAIN = {
+    "run_id": pl.Utf8,
+    "update": pl.Int64,
+    "episode": pl.Int64,
+    "sim_time": pl.Float64,
+    "samples": pl.Int64,
+    "loss": pl.Float64,
+    "metrics": pl.Utf8,
+    "entropy": pl.Float64,
+    "grad_norm": pl.Float64,
+    "wall_s": pl.Float64,
+}
+
+TRANSITIONS = {
+    "run_id": pl.Utf8,
+    "episode": pl.Int64,
+    "agent_id": pl.Int64,
+    "t_start": pl.Float64,
+    "t_end": pl.Float64,
+    "tau": pl.Float64,
+    "action": pl.Int64,
+    "reward": pl.Float64,
+    "done": pl.Boolean,
+    "terminal": pl.Boolean,
+    "obs": pl.List(pl.Float32),
+    "obs_next": pl.List(pl.Float32),
+}
+
+MESSAGES = {
+    "run_id": pl.Utf8,
+    "episode": pl.Int64,
+    "t_sent": pl.Float64,
+    "src": pl.Int64,
+    "dst": pl.Int64,
+    "kind": pl.Utf8,
+    "bytes": pl.Int64,
+    "attempts": pl.Int64,
+    "delivered": pl.Boolean,
+    "t_delivered": pl.Float64,
+    "drop_cause": pl.Utf8,
+}
+
+TABLES: MappingProxyType[str, dict[str, pl.DataType]] = MappingProxyType(
+    {
+        "runs": RUNS,
+        "episodes": EPISODES,
+        "agents": AGENTS,
+        "network": NETWORK,
+        "faults": FAULTS,
+        "train": TRAIN,
+        "transitions": TRANSITIONS,
+        "messages": MESSAGES,
+    }
+)
+"""The built-in tables. Worlds declare their own (e.g. `consensus`) on the recorder."""

@@ -1,0 +1,103 @@
+"""Macro-actions (MacDec-POMDP) and the squeezed, continuous-time discounted reward of each.
+
+A macro-action has an initiation condition (``can_start``; the policy sees it as an action mask),
+a low-level behaviour written as a SimPy generator that runs inside the agent's process (it may take
+state-dependent, variable time and may finish early) and ends when the generator returns. An
+interrupted macro-action ends at the instant of the interrupt.
+
+Reward convention (exact; tested on hand-computed cases):
+
+* A reward is an event with an amount and a *stamp* (the time it is discounted from; by default the
+  instant it is given). Worlds that run in ticks stamp the reward of tick ``[k, k+1)`` with ``k``.
+* A macro-action that starts at ``t0`` and ends at ``t1`` owns the rewards stamped in the half-open
+  window ``[t0, t1)``: a reward stamped exactly at a decision instant belongs to the macro-action
+  that *starts* there. The last macro-action of an episode that ends at ``T`` owns ``[t0, T]``
+  (closed), so a terminal reward given at the final instant is counted.
+* Its squeezed reward is ``r_c = Σ γ^(s_k − t0) r_k`` over the rewards it owns and its bootstrap
+  weight is ``γ^τ`` with ``τ = t1 − t0``. For tick worlds this equals
+  ``r_c = Σ_{k<τ} γ^k r_{t0+k}`` of the MacDec-POMDP papers, and the episode's discounted return
+  ``Σ γ^s r_s`` equals the discrete ``Σ_t γ^t r_t`` of the original benchmarks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import simpy
+
+Behaviour = Callable[[Any], Generator[simpy.Event, Any, Any]]
+"""behaviour(agent) -> a SimPy generator run inside the agent's lifecycle process."""
+
+
+@dataclass(frozen=True, slots=True)
+class MacroAction:
+    """A temporally extended action: its name, its low-level behaviour, when it may start."""
+
+    name: str
+    behaviour: Behaviour
+    can_start: Callable[[Any], bool] | None = None
+
+
+def wait(duration: float) -> Behaviour:
+    """A macro-action behaviour that does nothing for ``duration`` time units."""
+
+    def behaviour(agent: Any) -> Generator[simpy.Event, Any, None]:
+        yield agent.model.env.timeout(duration)
+
+    return behaviour
+
+
+class RewardLedger:
+    """Rewards of one episode as growable (stamp, amount) arrays, kept sorted by stamp."""
+
+    __slots__ = ("_amounts", "_n", "_stamps")
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._stamps = np.empty(capacity, dtype=np.float64)
+        self._amounts = np.empty(capacity, dtype=np.float64)
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def add(self, amount: float, stamp: float) -> None:
+        """Record one reward (out-of-order stamps are inserted in place)."""
+        n = self._n
+        if n == self._stamps.shape[0]:
+            self._stamps = np.resize(self._stamps, 2 * n)
+            self._amounts = np.resize(self._amounts, 2 * n)
+        if n and stamp < self._stamps[n - 1]:
+            pos = int(np.searchsorted(self._stamps[:n], stamp, side="right"))
+            self._stamps[pos + 1 : n + 1] = self._stamps[pos:n]
+            self._amounts[pos + 1 : n + 1] = self._amounts[pos:n]
+        else:
+            pos = n
+        self._stamps[pos] = stamp
+        self._amounts[pos] = amount
+        self._n = n + 1
+
+    def window(self, t0: float, t1: float, gamma: float, closed: bool = False) -> tuple[float, float]:
+        """(Σ γ^(s−t0) r, Σ r) over stamps in [t0, t1) — or [t0, t1] when ``closed``."""
+        stamps = self._stamps[: self._n]
+        lo = int(np.searchsorted(stamps, t0, side="left"))
+        hi = int(np.searchsorted(stamps, t1, side="right" if closed else "left"))
+        if hi <= lo:
+            return 0.0, 0.0
+        s = stamps[lo:hi]
+        r = self._amounts[lo:hi]
+        return float(np.dot(r, np.power(gamma, s - t0))), float(r.sum())
+
+    def total(self) -> float:
+        """Σ r over the episode."""
+        return float(self._amounts[: self._n].sum())
+
+    def discounted_total(self, gamma: float) -> float:
+        """Σ γ^s r_s from t = 0."""
+        n = self._n
+        return float(np.dot(self._amounts[:n], np.power(gamma, self._stamps[:n])))
+
+    def clear(self) -> None:
+        self._n = 0

@@ -1,0 +1,43 @@
+"""Builds the decision maker a scenario asks for: random, the world's scripted one, a learner, a checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dmarl_des.errors import ConfigError
+from dmarl_des.learn.protocol import Policy
+from dmarl_des.learn.random_policy import RandomPolicy
+from dmarl_des.scenario import Scenario
+from dmarl_des.world import World
+
+
+def build_policy(scenario: Scenario, world: World, device: str | None = None) -> Policy:
+    """The policy named by ``scenario.policy`` for ``world`` (its dims decide the networks)."""
+    kind = scenario.policy
+    if kind == "random":
+        return RandomPolicy(world.n_actions, world.streams.stream("policy"))
+    if kind == "scripted":
+        policy = world.scripted_policy()
+        if policy is None:
+            raise ConfigError("policy", kind, f"random or learner (world {world.params.name!r} ships no scripted policy)")
+        return policy
+    if kind == "learner":
+        from dmarl_des.learn.registry import make_learner
+
+        assert scenario.learner is not None
+        return make_learner(
+            scenario.learner,
+            obs_dim=world.obs_dim,
+            n_actions=world.n_actions,
+            n_agents=len(world.sim_agents),
+            state_dim=world.state_dim,
+            groups=None,
+            gamma=scenario.gamma,
+            seed=world.streams.integer_seed("policy"),
+            device=device or getattr(scenario.learner, "device", "cpu"),
+        )
+    from dmarl_des.learn.checkpoint import check_card, load_checkpoint
+
+    learner, card = load_checkpoint(Path(kind), device=device or "cpu")
+    check_card(card, world.obs_dim, world.n_actions, len(world.sim_agents))
+    return learner

@@ -1,0 +1,125 @@
+"""One run: build the world from a scenario, simulate every episode, write its tables atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from dmarl_des.log import SCHEMA_VERSION
+from dmarl_des.scenario import Scenario
+from dmarl_des.study.policies import build_policy
+from dmarl_des.world import World
+from dmarl_des.worlds import world_class
+
+WALL_CLOCK_COLUMNS = ("wall_s", "started_at")
+"""Columns that measure the machine, not the simulation: excluded from determinism checks."""
+
+
+@dataclass
+class RunResult:
+    """What a run produced: its id, status, tables (frames) and where they were written."""
+
+    run_id: str
+    status: str
+    error: str | None
+    wall_s: float
+    frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+    paths: dict[str, Path] = field(default_factory=dict)
+    world: World | None = None
+
+
+def run_id_for(scenario: Scenario) -> str:
+    """A stable id: the scenario name and a hash of the complete, validated scenario."""
+    return f"{scenario.name}-{scenario.digest()}"
+
+
+def library_versions() -> dict[str, str]:
+    names = ("dmarl_des", "mesa", "simpy", "torch", "numpy", "polars", "networkx")
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "unknown"
+    return out
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    out: str | Path | None = None,
+    study: str = "",
+    params: Mapping[str, Any] | None = None,
+    partition: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+    device: str | None = None,
+    max_batch: int | None = None,
+    keep_world: bool = False,
+    catch: bool = False,
+    progress: Any = None,
+) -> RunResult:
+    """Simulate ``scenario`` and (when ``out`` is given) write its tables under ``out``.
+
+    With ``catch=True`` an exception inside the run is recorded (``runs.status = "error"`` with the
+    traceback) instead of raised, so a study can go on.
+    """
+    run_id = run_id or run_id_for(scenario)
+    started = dt.datetime.now(dt.UTC)
+    t0 = time.perf_counter()
+    world: World | None = None
+    status, error = "ok", None
+    try:
+        world = world_class(scenario.world)(scenario, run_id=run_id, max_batch=max_batch)
+        world.policy = build_policy(scenario, world, device=device)
+        if progress is not None:
+            world.on_episode_end = progress
+        world.run()
+    except Exception:
+        if not catch:
+            raise
+        status, error = "error", traceback.format_exc()
+    wall = time.perf_counter() - t0
+    from dmarl_des.log import Recorder
+
+    recorder = world.recorder if world is not None else Recorder(run_id)
+    learner = getattr(scenario.learner, "name", "") if scenario.learner is not None else ""
+    recorder.add(
+        "runs",
+        study=study,
+        scenario=scenario.name,
+        world=scenario.world.name,
+        learner=learner,
+        policy=scenario.policy,
+        n_agents=scenario.n_agents,
+        seed=scenario.seed,
+        params=json.dumps(dict(params or {}), sort_keys=True, default=str),
+        status=status,
+        error=error,
+        wall_s=wall,
+        started_at=started,
+        versions=json.dumps(library_versions(), sort_keys=True),
+        schema_version=SCHEMA_VERSION,
+    )
+    frames = recorder.frames()
+    paths = recorder.write(out, partition) if out is not None else {}
+    return RunResult(run_id, status, error, wall, frames, paths, world if keep_world else None)
+
+
+def frames_digest(frames: Mapping[str, pl.DataFrame]) -> str:
+    """A hash of every table with wall-clock columns dropped (for determinism checks)."""
+    h = hashlib.sha256()
+    for name in sorted(frames):
+        frame = frames[name].drop([c for c in WALL_CLOCK_COLUMNS if c in frames[name].columns])
+        h.update(name.encode())
+        h.update(frame.write_json().encode())
+    return h.hexdigest()

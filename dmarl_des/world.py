@@ -1,0 +1,452 @@
+"""World(mesa.Model): the composition root of one run — time, agents, decisions, rewards, tables.
+
+A concrete world (see ``dmarl_des.worlds``) subclasses ``World`` and provides its ``Params``, its
+macro-actions, observations, action masks, and the processes that move its state. ``World`` runs
+the episodes: one fresh ``simpy.Environment`` per episode (time starts at 0), one lifecycle process
+per agent, one ``DecisionBatcher``, reward bookkeeping, and the recorder's tables.
+
+An episode ends at the first of: the horizon (simulated time ``T``; events at exactly ``T`` are not
+processed), the world calling ``terminate()`` (a terminal state), or the decision budget
+(``max_decisions``; the batch that would exceed it is not served). Open macro-actions are then cut
+at the end time and their transitions are marked ``done`` (``terminal`` only for a terminal state).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import mesa
+import numpy as np
+import polars as pl
+import simpy
+
+from dmarl_des.agent import SimAgent
+from dmarl_des.errors import ConfigError
+from dmarl_des.kernel import DecisionBatcher, DecisionRequest, RandomStreams
+from dmarl_des.learn.protocol import DecisionEpoch, Learner, Policy, TransitionBatch
+from dmarl_des.log import Recorder
+from dmarl_des.macro import MacroAction, RewardLedger
+from dmarl_des.scenario import Scenario, WorldParams
+
+
+class World(mesa.Model):
+    """Base of every simulated world; subclasses fill in the hooks marked *world hook*."""
+
+    Params: ClassVar[type[WorldParams]] = WorldParams
+    tables: ClassVar[dict[str, dict[str, pl.DataType]]] = {}
+    macro_actions: Sequence[MacroAction] = ()
+    obs_dim: int = 0
+    state_dim: int = 0
+
+    def __init__(self, scenario: Scenario, *, run_id: str = "run", max_batch: int | None = None):
+        self.streams = RandomStreams(scenario.seed)
+        super().__init__(rng=self.streams.fresh("mesa"))
+        if not isinstance(scenario.world, self.Params):
+            raise ConfigError("world", scenario.world.name, f"parameters of {self.Params.__name__}")
+        self.scenario = scenario
+        self.params = scenario.world
+        self.gamma = scenario.gamma
+        self.run_id = run_id
+        self.max_batch = max_batch
+        tables = ["runs", "episodes", "agents", "train"]
+        if scenario.record.transitions:
+            tables.append("transitions")
+        self.recorder = Recorder(run_id, tables)
+        for name, schema in self.tables.items():
+            self.recorder.declare(name, schema)
+        self.policy: Policy | None = None
+        self.on_episode_end: Callable[[dict[str, Any]], None] | None = None
+        self.env = simpy.Environment()
+        self.episode = -1
+        self.phase = "eval"
+        self.sim_agents: list[SimAgent] = []
+        self.ledger = RewardLedger()
+        self.n_updates = 0
+        self._own_rewards: dict[int, RewardLedger] = {}
+        self._pending: list[tuple[Any, ...]] = []
+        self._emitted_until = 0.0
+        self._terminal = False
+        self._ended = False
+        self.setup()
+        if not self.sim_agents:
+            self.add_agents(scenario.n_agents)
+
+    # ====================================================================== world hooks
+    def setup(self) -> None:
+        """*World hook*: build what lasts across episodes (spaces, agents via ``add_agents``)."""
+
+    def reset_episode(self, episode: int) -> None:
+        """*World hook*: put the world in its initial state for ``episode``."""
+
+    def start_processes(self) -> None:
+        """*World hook*: start the world's own processes (ticks, dynamics) in ``self.env``."""
+
+    def observe(self, agent: SimAgent) -> np.ndarray:
+        """*World hook*: the agent's observation, float32 [obs_dim]."""
+        return np.zeros(self.obs_dim, dtype=np.float32)
+
+    def action_mask(self, agent: SimAgent) -> np.ndarray:
+        """*World hook*: the initiation set as a bool mask over macro-actions."""
+        return np.fromiter(
+            (m.can_start is None or m.can_start(agent) for m in self.macro_actions),
+            dtype=bool,
+            count=len(self.macro_actions),
+        )
+
+    def global_state(self) -> np.ndarray:
+        """*World hook*: the global state (centralized training only), float32 [state_dim]."""
+        return np.zeros(self.state_dim, dtype=np.float32)
+
+    def success(self) -> bool:
+        """*World hook*: whether the episode counts as a success."""
+        return self._terminal
+
+    def scripted_policy(self) -> Policy | None:
+        """*World hook*: the world's hand-written policy, if it ships one."""
+        return None
+
+    def end_episode(self) -> None:
+        """*World hook*: add the world's own table rows for the episode that just ended."""
+
+    # ====================================================================== services
+    @property
+    def n_actions(self) -> int:
+        return len(self.macro_actions)
+
+    @property
+    def now(self) -> float:
+        return float(self.env.now)
+
+    def add_agents(self, count: int, role: str = "honest") -> list[SimAgent]:
+        """Create ``count`` agents with the next free ids."""
+        start = len(self.sim_agents)
+        new = [SimAgent(self, start + i, start + i, role) for i in range(count)]
+        self.sim_agents.extend(new)
+        return new
+
+    def give_reward(
+        self, amount: float, stamp: float | None = None, agents: Sequence[SimAgent] | None = None
+    ) -> None:
+        """A reward event: the team's (``agents=None``) or the given agents' own.
+
+        ``stamp`` is the time it is discounted from (default: now); it may not lie in the future.
+        """
+        stamp = self.now if stamp is None else float(stamp)
+        if stamp > self.now + 1e-12:
+            raise ConfigError("reward stamp", stamp, f"a time <= now ({self.now})")
+        if stamp < self._emitted_until:
+            raise ConfigError(
+                "reward stamp", stamp,
+                f"a time >= {self._emitted_until}: a macro-action owning that stamp was already "
+                "squeezed; give rewards no later than the decision instant that ends it",
+            )
+        if agents is None:
+            self.ledger.add(float(amount), stamp)
+            return
+        for agent in agents:
+            ledger = self._own_rewards.get(agent.idx)
+            if ledger is None:
+                ledger = self._own_rewards[agent.idx] = RewardLedger(16)
+            ledger.add(float(amount), stamp)
+
+    def terminate(self, delay: float = 0.0) -> None:
+        """End the episode in a terminal state, ``delay`` time units from now."""
+        if self._ended:
+            return
+        self._terminal = True
+        if delay <= 0:
+            self._end_now()
+        else:
+            self.env.timeout(delay).callbacks.append(lambda _ev: self._end_now())
+
+    # ====================================================================== macro bookkeeping
+    def begin_macro(self, agent: SimAgent, action: int, obs: np.ndarray, mask: np.ndarray) -> None:
+        """Called by the agent when its chosen macro-action starts."""
+        agent.action = action
+        agent.t_start = self.now
+        agent.obs = obs
+        agent.mask = mask
+        agent.n_decisions += 1
+
+    def _window(self, agent: SimAgent, t0: float, t1: float, closed: bool) -> tuple[float, float]:
+        disc, total = self.ledger.window(t0, t1, self.gamma, closed)
+        own = self._own_rewards.get(agent.idx)
+        if own is not None:
+            d2, t2 = own.window(t0, t1, self.gamma, closed)
+            disc, total = disc + d2, total + t2
+        return disc, total
+
+    def close_macro(
+        self,
+        agent: SimAgent,
+        obs_next: np.ndarray,
+        mask_next: np.ndarray,
+        *,
+        done: bool = False,
+        terminal: bool = False,
+    ) -> None:
+        """End the agent's macro-action now; it is squeezed into a transition at the next flush.
+
+        Its reward is summed when it is emitted (after every event of the instant), so rewards given
+        at its end instant with earlier stamps still count.
+        """
+        t1 = self.now
+        agent.busy_time += t1 - agent.t_start
+        agent.n_macro_done += 1
+        self._pending.append(
+            (agent, agent.obs, agent.action, agent.mask, obs_next, mask_next,
+             agent.t_start, t1, done, terminal)
+        )
+        agent.action = -1
+
+    def cut_macro(self, agent: SimAgent) -> None:
+        """Close the agent's macro-action because the agent stops (crash, leave)."""
+        if agent.action >= 0:
+            self.close_macro(agent, self.observe(agent), self.action_mask(agent), done=True)
+
+    # ====================================================================== decisions
+    def _decide(self, obs: np.ndarray, idx: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        assert self.policy is not None
+        return self.policy.act(obs, idx, mask, explore=self.phase == "train")
+
+    def _budget_left(self, now: float) -> bool:
+        limit = self.scenario.max_decisions
+        if limit is not None and self.batcher.n_decisions >= limit:
+            self._end_now()
+            return False
+        return True
+
+    def _after_flush(self, batch: list[DecisionRequest], actions: np.ndarray) -> None:
+        self._emit_pending()
+        if self._joint_learner is not None:
+            idx = np.fromiter((r.agent_idx for r in batch), dtype=np.int64, count=len(batch))
+            self._epoch_obs[idx] = np.stack([r.obs for r in batch])
+            self._epoch_mask[idx] = np.stack([r.mask for r in batch])
+            self._epoch_action[idx] = actions
+            deciding = np.zeros(len(self.sim_agents), dtype=bool)
+            deciding[idx] = True
+            self._send_epoch(deciding, done=False)
+
+    def _send_epoch(self, deciding: np.ndarray, *, done: bool) -> None:
+        learner = self._joint_learner
+        assert learner is not None
+        reward, _ = self.ledger.window(self._epoch_time, self.now, self.gamma, closed=done)
+        epoch = DecisionEpoch(
+            time=self.now,
+            tau=self.now - self._epoch_time,
+            reward=reward,
+            state=self.global_state(),
+            obs=self._epoch_obs.copy(),
+            mask=self._epoch_mask.copy(),
+            action=self._epoch_action.copy(),
+            deciding=deciding,
+            alive=np.fromiter((a.alive for a in self.sim_agents), dtype=bool),
+            done=done,
+            terminal=done and self._terminal,
+            episode=self.episode,
+        )
+        self._epoch_time = self.now
+        learner.observe_epoch(epoch)
+        self._maybe_update()
+
+    def _emit_pending(self) -> None:
+        if not self._pending:
+            return
+        rows = self._pending
+        self._pending = []
+        rewards = np.empty(len(rows), dtype=np.float64)
+        for k, (agent, *_, t0, t1, done, _terminal) in enumerate(rows):
+            rewards[k], total = self._window(agent, t0, t1, closed=done)
+            agent.episode_return += total
+            self._emitted_until = max(self._emitted_until, t1)
+        cols = list(zip(*rows, strict=True))
+        t_start = np.asarray(cols[6], dtype=np.float64)
+        t_end = np.asarray(cols[7], dtype=np.float64)
+        batch = TransitionBatch(
+            agent_idx=np.fromiter((a.idx for a in cols[0]), dtype=np.int64, count=len(rows)),
+            obs=np.stack(cols[1]).astype(np.float32, copy=False),
+            action=np.asarray(cols[2], dtype=np.int64),
+            mask=np.stack(cols[3]),
+            reward=rewards,
+            obs_next=np.stack(cols[4]).astype(np.float32, copy=False),
+            mask_next=np.stack(cols[5]),
+            tau=t_end - t_start,
+            done=np.asarray(cols[8], dtype=bool),
+            terminal=np.asarray(cols[9], dtype=bool),
+            t_start=t_start,
+            t_end=t_end,
+            episode=self.episode,
+        )
+        if self.recorder.has("transitions"):
+            ids = np.fromiter((self.sim_agents[i].agent_id for i in batch.agent_idx), np.int64)
+            self.recorder.extend(
+                "transitions",
+                {
+                    "episode": [self.episode] * len(batch),
+                    "agent_id": ids,
+                    "t_start": batch.t_start,
+                    "t_end": batch.t_end,
+                    "tau": batch.tau,
+                    "action": batch.action,
+                    "reward": batch.reward,
+                    "done": batch.done,
+                    "terminal": batch.terminal,
+                    "obs": [row for row in batch.obs.tolist()],
+                    "obs_next": [row for row in batch.obs_next.tolist()],
+                },
+            )
+        if self._learner is not None:
+            self._learner.observe(batch)
+            self._maybe_update()
+
+    def _maybe_update(self) -> None:
+        learner = self._learner
+        if learner is None:
+            return
+        while learner.ready():
+            t0 = time.perf_counter()
+            metrics = dict(learner.update())
+            self.n_updates += 1
+            wall = time.perf_counter() - t0
+            self.recorder.add(
+                "train",
+                update=self.n_updates,
+                episode=self.episode,
+                sim_time=self.now,
+                samples=int(metrics.pop("samples", 0)),
+                loss=_as_float(metrics.pop("loss", None)),
+                entropy=_as_float(metrics.pop("entropy", None)),
+                grad_norm=_as_float(metrics.pop("grad_norm", None)),
+                metrics=json.dumps({k: _as_float(v) for k, v in sorted(metrics.items())}),
+                wall_s=wall,
+            )
+
+    # ====================================================================== episodes
+    def _end_now(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._end_event.succeed()
+
+    def run_episode(self, episode: int, phase: str) -> dict[str, Any]:
+        """Simulate one episode and record its rows; returns the episode row."""
+        if self.policy is None:
+            raise ConfigError("policy", None, "a Policy set on the world before running")
+        wall0 = time.perf_counter()
+        self.env = simpy.Environment()
+        self.episode = episode
+        self.phase = phase
+        self.ledger.clear()
+        self._own_rewards.clear()
+        self._pending = []
+        self._emitted_until = 0.0
+        self._terminal = False
+        self._ended = False
+        self._end_event = self.env.event()
+        training = phase == "train" and isinstance(self.policy, Learner)
+        self._learner = self.policy if training else None
+        self._joint_learner = self._learner if training and getattr(self.policy, "joint", False) else None
+        self.batcher = DecisionBatcher(
+            self.env,
+            self._decide,
+            period=self.scenario.decision_period,
+            max_batch=self.max_batch,
+            before_flush=self._budget_left,
+            after_flush=self._after_flush,
+        )
+        n, a = len(self.sim_agents), self.n_actions
+        self._epoch_time = 0.0
+        self._epoch_obs = np.zeros((n, self.obs_dim), dtype=np.float32)
+        self._epoch_mask = np.ones((n, a), dtype=bool)
+        self._epoch_action = np.full(n, -1, dtype=np.int64)
+        self.reset_episode(episode)
+        self.policy.reset(None)
+        for agent in self.sim_agents:
+            agent.reset_episode()
+        self.start_processes()
+        for agent in self.sim_agents:
+            if agent.alive:
+                agent.start()
+        self.env.timeout(self.scenario.horizon).callbacks.append(lambda _ev: self._end_now())
+        self.env.run(until=self._end_event)
+        self._finish_episode()
+        row = self._episode_row(time.perf_counter() - wall0)
+        self.recorder.add("episodes", **row)
+        self._agent_rows()
+        self.end_episode()
+        if self._learner is not None:
+            self._learner.end_episode(episode)
+            self._maybe_update()
+        return row
+
+    def _finish_episode(self) -> None:
+        """Cut open macro-actions at the end time and emit every remaining transition as done."""
+        # Each agent has at most one pending transition: it is that agent's last of the episode.
+        self._pending = [(*p[:8], True, self._terminal) for p in self._pending]
+        for agent in self.sim_agents:
+            if agent.action >= 0:
+                self.close_macro(
+                    agent, self.observe(agent), self.action_mask(agent),
+                    done=True, terminal=self._terminal,
+                )
+        self._emit_pending()
+        if self._joint_learner is not None:
+            self._send_epoch(np.zeros(len(self.sim_agents), dtype=bool), done=True)
+
+    def _episode_row(self, wall: float) -> dict[str, Any]:
+        sizes = self.batcher.batch_sizes
+        return {
+            "episode": self.episode,
+            "phase": self.phase,
+            "sim_time": self.now,
+            "team_return": self.ledger.total(),
+            "discounted_return": self.ledger.discounted_total(self.gamma),
+            "success": bool(self.success()),
+            "n_decisions": self.batcher.n_decisions,
+            "mean_batch": float(np.mean(sizes)) if sizes else 0.0,
+            "n_alive_end": sum(a.alive for a in self.sim_agents),
+            "n_crashed": sum(a.role == "crashed" for a in self.sim_agents),
+            "n_byzantine": sum(a.role == "byzantine" for a in self.sim_agents),
+            "msgs_sent": 0,
+            "msgs_delivered": 0,
+            "msgs_dropped": 0,
+            "mean_latency": None,
+            "wall_s": wall,
+        }
+
+    def _agent_rows(self) -> None:
+        agents = self.sim_agents
+        self.recorder.extend(
+            "agents",
+            {
+                "episode": [self.episode] * len(agents),
+                "agent_id": [a.agent_id for a in agents],
+                "role": [a.role for a in agents],
+                "return": [a.episode_return for a in agents],
+                "n_decisions": [a.n_decisions for a in agents],
+                "mean_macro_duration": [
+                    a.busy_time / a.n_macro_done if a.n_macro_done else None for a in agents
+                ],
+                "downtime": [a.downtime for a in agents],
+            },
+        )
+
+    def run(self) -> list[dict[str, Any]]:
+        """All episodes of the scenario: training ones (or plain ones), then greedy evaluation."""
+        rows: list[dict[str, Any]] = []
+        learning = isinstance(self.policy, Learner) and self.scenario.policy == "learner"
+        phases = ["train" if learning else "eval"] * self.scenario.episodes
+        phases += ["eval"] * self.scenario.eval_episodes
+        for episode, phase in enumerate(phases):
+            rows.append(self.run_episode(episode, phase))
+            if self.on_episode_end is not None:
+                self.on_episode_end(rows[-1])
+        return rows
+
+
+def _as_float(value: Any) -> float | None:
+    if value is None:
+        return None
+    return float(value)
