@@ -79,7 +79,9 @@ class RewardLedger:
         self._amounts[pos] = amount
         self._n = n + 1
 
-    def window(self, t0: float, t1: float, gamma: float, closed: bool = False) -> tuple[float, float]:
+    def window(
+        self, t0: float, t1: float, gamma: float, closed: bool = False
+    ) -> tuple[float, float]:
         """(Σ γ^(s−t0) r, Σ r) over stamps in [t0, t1) — or [t0, t1] when ``closed``."""
         stamps = self._stamps[: self._n]
         lo = int(np.searchsorted(stamps, t0, side="left"))

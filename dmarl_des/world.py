@@ -139,7 +139,8 @@ class World(mesa.Model):
             raise ConfigError("reward stamp", stamp, f"a time <= now ({self.now})")
         if stamp < self._emitted_until:
             raise ConfigError(
-                "reward stamp", stamp,
+                "reward stamp",
+                stamp,
                 f"a time >= {self._emitted_until}: a macro-action owning that stamp was already "
                 "squeezed; give rewards no later than the decision instant that ends it",
             )
@@ -197,8 +198,18 @@ class World(mesa.Model):
         agent.busy_time += t1 - agent.t_start
         agent.n_macro_done += 1
         self._pending.append(
-            (agent, agent.obs, agent.action, agent.mask, obs_next, mask_next,
-             agent.t_start, t1, done, terminal)
+            (
+                agent,
+                agent.obs,
+                agent.action,
+                agent.mask,
+                obs_next,
+                mask_next,
+                agent.t_start,
+                t1,
+                done,
+                terminal,
+            )
         )
         agent.action = -1
 
@@ -347,7 +358,9 @@ class World(mesa.Model):
         self._end_event = self.env.event()
         training = phase == "train" and isinstance(self.policy, Learner)
         self._learner = self.policy if training else None
-        self._joint_learner = self._learner if training and getattr(self.policy, "joint", False) else None
+        self._joint_learner = (
+            self._learner if training and getattr(self.policy, "joint", False) else None
+        )
         self.batcher = DecisionBatcher(
             self.env,
             self._decide,
@@ -388,8 +401,11 @@ class World(mesa.Model):
         for agent in self.sim_agents:
             if agent.action >= 0:
                 self.close_macro(
-                    agent, self.observe(agent), self.action_mask(agent),
-                    done=True, terminal=self._terminal,
+                    agent,
+                    self.observe(agent),
+                    self.action_mask(agent),
+                    done=True,
+                    terminal=self._terminal,
                 )
         self._emit_pending()
         if self._joint_learner is not None:

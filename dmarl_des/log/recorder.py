@@ -43,7 +43,9 @@ class Recorder:
         cols = self._columns[table]
         extra = set(row) - set(cols)
         if extra:
-            raise ConfigError(f"{table} row", sorted(extra), f"columns of {table}: {', '.join(cols)}")
+            raise ConfigError(
+                f"{table} row", sorted(extra), f"columns of {table}: {', '.join(cols)}"
+            )
         row.setdefault("run_id", self.run_id)
         for name, values in cols.items():
             values.append(row.get(name))
@@ -80,7 +82,9 @@ class Recorder:
     def write(self, out: str | Path, partition: Mapping[str, Any] | None = None) -> dict[str, Path]:
         """Write every non-empty table atomically; ``runs`` last, so its presence marks completion."""
         written: dict[str, Path] = {}
-        order = [t for t in self._schemas if t != "runs"] + (["runs"] if "runs" in self._schemas else [])
+        order = [t for t in self._schemas if t != "runs"] + (
+            ["runs"] if "runs" in self._schemas else []
+        )
         for name in order:
             if self.n_rows(name) == 0 and name != "runs":
                 continue

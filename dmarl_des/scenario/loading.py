@@ -29,7 +29,9 @@ def load_scenario_module(path: str | Path) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     if not callable(getattr(module, "scenario", None)):
-        raise ConfigError("scenario", str(path), "a file defining scenario(**overrides) -> Scenario")
+        raise ConfigError(
+            "scenario", str(path), "a file defining scenario(**overrides) -> Scenario"
+        )
     return module
 
 

@@ -72,7 +72,9 @@ class Scenario(Spec):
     @model_validator(mode="after")
     def _parts_fit_together(self) -> Scenario:
         if self.policy == "learner" and self.learner is None:
-            raise ValueError("policy 'learner' needs a learner section (learner.name=...)")
+            raise ConfigError(
+                "policy", self.policy, "'learner' only with a learner (--learner NAME)"
+            )
         self.world.check(self)
         return self
 

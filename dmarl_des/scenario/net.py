@@ -13,7 +13,13 @@ class TopologySpec(Spec):
     """Who can talk to whom: a static graph or radio range in a space (proximity)."""
 
     kind: Literal[
-        "world", "complete", "ring", "grid", "random_geometric", "small_world", "scale_free",
+        "world",
+        "complete",
+        "ring",
+        "grid",
+        "random_geometric",
+        "small_world",
+        "scale_free",
         "proximity",
     ] = "world"
     k: int = Field(2, ge=1, description="ring/small-world neighbours on each side")

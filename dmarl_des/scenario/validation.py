@@ -35,12 +35,16 @@ def config_error(exc: ValidationError, model: type[BaseModel], prefix: str = "")
     for err in exc.errors():
         loc = tuple(err["loc"])
         field = ".".join(str(p) for p in ((prefix,) if prefix else ()) + loc) or model.__name__
-        if err["type"] == "extra_forbidden":
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, ConfigError):
+            error = cause
+        elif err["type"] == "extra_forbidden":
             allowed = f"known keys here: {_allowed_keys(model, loc)}"
             value: Any = loc[-1] if loc else err.get("input")
             field_msg = f"unknown key {field!r}"
             error = ConfigError(field_msg, value, allowed)
         else:
+            err["msg"] = err["msg"].removeprefix("Value error, ")
             error = ConfigError(field, err.get("input"), err["msg"])
         first = first or error
         messages.append(str(error))

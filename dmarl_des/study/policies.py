@@ -19,7 +19,11 @@ def build_policy(scenario: Scenario, world: World, device: str | None = None) ->
     if kind == "scripted":
         policy = world.scripted_policy()
         if policy is None:
-            raise ConfigError("policy", kind, f"random or learner (world {world.params.name!r} ships no scripted policy)")
+            raise ConfigError(
+                "policy",
+                kind,
+                f"random or learner (world {world.params.name!r} ships no scripted policy)",
+            )
         return policy
     if kind == "learner":
         from dmarl_des.learn.registry import make_learner

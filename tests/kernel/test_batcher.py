@@ -51,7 +51,11 @@ def test_same_instant_requests_are_one_call_after_other_events():
 def test_period_serves_at_next_tick():
     env = simpy.Environment()
     served = []
-    b = DecisionBatcher(env, lambda o, i, m: (served.append((env.now, i.tolist())), np.zeros(len(i), np.int64))[1], period=0.5)
+    b = DecisionBatcher(
+        env,
+        lambda o, i, m: (served.append((env.now, i.tolist())), np.zeros(len(i), np.int64))[1],
+        period=0.5,
+    )
 
     def asker(i, t):
         yield env.timeout(t)

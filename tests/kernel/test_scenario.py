@@ -58,7 +58,9 @@ def test_construction_rejects_unknown_top_level_key():
 
 
 def test_overrides_apply_and_revalidate():
-    sc = timer_scenario().with_overrides({"world.reward_every": "0.25", "net.loss.p": 0.2, "seed": 4})
+    sc = timer_scenario().with_overrides(
+        {"world.reward_every": "0.25", "net.loss.p": 0.2, "seed": 4}
+    )
     assert sc.world.reward_every == 0.25 and isinstance(sc.world, TimerParams)
     assert sc.net.loss.p == 0.2 and sc.seed == 4
     assert sc.digest() != timer_scenario().digest()

@@ -18,7 +18,9 @@ def test_streams_differ_by_name_and_seed():
     s = RandomStreams(5)
     assert not np.array_equal(s.fresh("world").random(4), s.fresh("policy").random(4))
     assert not np.array_equal(s.fresh("world").random(4), RandomStreams(6).fresh("world").random(4))
-    assert np.array_equal(s.fresh("world", 3).random(4), RandomStreams(5).fresh("world", 3).random(4))
+    assert np.array_equal(
+        s.fresh("world", 3).random(4), RandomStreams(5).fresh("world", 3).random(4)
+    )
 
 
 def test_per_agent_draws_do_not_depend_on_other_agents():

@@ -1,0 +1,48 @@
+"""The `dmarl` command: run, train, study and report on scenario files."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from dmarl_des.errors import ConfigError
+
+SUBCOMMANDS = ("run", "train", "study", "report")
+"""Each is a module ``dmarl_des.cli.<name>`` with ``add_parser(subparsers)``."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dmarl",
+        description=(
+            "Discrete-event simulation of decentralized multi-agent RL under lossy links and "
+            "failing agents."
+        ),
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"dmarl_des.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"dmarl_des.cli.{name}":
+                raise
+            continue
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"dmarl: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
