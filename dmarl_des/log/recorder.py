@@ -35,6 +35,10 @@ class Recorder:
     def tables(self) -> tuple[str, ...]:
         return tuple(self._schemas)
 
+    def columns(self, table: str) -> tuple[str, ...]:
+        """The column names of a declared table."""
+        return tuple(self._schemas[table])
+
     def has(self, table: str) -> bool:
         return table in self._schemas
 

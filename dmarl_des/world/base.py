@@ -29,7 +29,9 @@ from dmarl_des.kernel import DecisionBatcher, DecisionRequest, RandomStreams
 from dmarl_des.learn.protocol import DecisionEpoch, Learner, Policy, TransitionBatch
 from dmarl_des.log import Recorder
 from dmarl_des.macro import MacroAction, RewardLedger
+from dmarl_des.net import MessageKind, Network, Topology
 from dmarl_des.scenario import Scenario, WorldParams
+from dmarl_des.world.network_setup import link_model, static_topology
 
 
 class World(mesa.Model):
@@ -37,9 +39,13 @@ class World(mesa.Model):
 
     Params: ClassVar[type[WorldParams]] = WorldParams
     tables: ClassVar[dict[str, dict[str, pl.DataType]]] = {}
+    message_kinds: ClassVar[dict[str, MessageKind]] = {}
+    """Kinds of messages the world's agents exchange; a world with none has no network."""
     macro_actions: Sequence[MacroAction] = ()
     obs_dim: int = 0
     state_dim: int = 0
+    round_period: float = 0.0
+    """Rounds for symmetric loss (see docs/network.md); 0 = each send instant is its own round."""
 
     def __init__(self, scenario: Scenario, *, run_id: str = "run", max_batch: int | None = None):
         self.streams = RandomStreams(scenario.seed)
@@ -52,8 +58,14 @@ class World(mesa.Model):
         self.run_id = run_id
         self.max_batch = max_batch
         tables = ["runs", "episodes", "agents", "train"]
+        if self.message_kinds:
+            tables.append("network")
         if scenario.record.transitions:
             tables.append("transitions")
+        if scenario.record.messages:
+            tables.append("messages")
+        if _faults_configured(scenario):
+            tables.append("faults")
         self.recorder = Recorder(run_id, tables)
         for name, schema in self.tables.items():
             self.recorder.declare(name, schema)
@@ -63,6 +75,10 @@ class World(mesa.Model):
         self.episode = -1
         self.phase = "eval"
         self.sim_agents: list[SimAgent] = []
+        self.network: Network | None = None
+        self.action_override: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = (
+            None
+        )
         self.ledger = RewardLedger()
         self.n_updates = 0
         self._own_rewards: dict[int, RewardLedger] = {}
@@ -73,6 +89,10 @@ class World(mesa.Model):
         self.setup()
         if not self.sim_agents:
             self.add_agents(scenario.n_agents)
+        self.up = np.ones(len(self.sim_agents), dtype=bool)
+        self._original_agents = list(self.sim_agents)
+        self._episode_agents: list[SimAgent] = []
+        self._next_agent_id = len(self.sim_agents)
 
     # ====================================================================== world hooks
     def setup(self) -> None:
@@ -110,6 +130,19 @@ class World(mesa.Model):
 
     def end_episode(self) -> None:
         """*World hook*: add the world's own table rows for the episode that just ended."""
+
+    def agent_positions(self) -> np.ndarray | None:
+        """*World hook*: agents' positions [N, 2] in a space (None for worlds without one)."""
+        return None
+
+    def build_topology(self, episode: int) -> Topology:
+        """*World hook*: who can talk to whom this episode (default: the `net.topology` graph)."""
+        rng = self.streams.fresh("topology", episode)
+        return static_topology(self.scenario.net, len(self.sim_agents), rng, self.agent_positions())
+
+    def adversarial_actions(self, agent_idx: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+        """*World hook*: actions a Byzantine agent takes to hurt the team (None: not provided)."""
+        return None
 
     # ====================================================================== services
     @property
@@ -218,10 +251,107 @@ class World(mesa.Model):
         if agent.action >= 0:
             self.close_macro(agent, self.observe(agent), self.action_mask(agent), done=True)
 
+    # ====================================================================== fault services
+    def record_fault(self, kind: str, agent_id: int | None = None, detail: str = "") -> None:
+        """One row of the `faults` table at the current time."""
+        if self.recorder.has("faults"):
+            self.recorder.add(
+                "faults",
+                episode=self.episode,
+                time=self.now,
+                kind=kind,
+                agent_id=agent_id,
+                detail=detail,
+            )
+
+    def crash_agent(self, idx: int, reason: str = "crash") -> bool:
+        """Stop agent ``idx`` now: it stops acting and communicating; messages to it are dropped.
+
+        Its running macro-action is cut at this instant (no decision of it is served after).
+        Returns False when the agent was already down.
+        """
+        agent = self.sim_agents[idx]
+        if not agent.alive or not self.up[idx]:
+            return False
+        self.up[idx] = False
+        agent.alive = False
+        agent.down_since = self.now
+        if reason == "crash":
+            agent.role = "crashed"
+        agent.stop(reason)
+        self.batcher.cancel(idx)
+        self.record_fault(reason, agent.agent_id)
+        return True
+
+    def recover_agent(self, idx: int, *, reset_params: bool = False) -> bool:
+        """Bring a crashed agent back with its local state reset; it decides again now."""
+        agent = self.sim_agents[idx]
+        if agent.alive or agent.role == "left":
+            return False
+        if agent.down_since is not None:
+            agent.downtime += self.now - agent.down_since
+            agent.down_since = None
+        self.up[idx] = True
+        if self.network is not None:
+            self.network.inbox(idx).clear()
+        assert self.policy is not None
+        self.policy.reset(np.array([idx], dtype=np.int64))
+        reset = getattr(self.policy, "reset_parameters", None)
+        if reset_params and callable(reset):
+            reset(np.array([idx], dtype=np.int64))
+        self.reset_agent_state(agent)
+        agent.start()
+        self.record_fault("recover", agent.agent_id, "params reset" if reset_params else "")
+        return True
+
+    def reset_agent_state(self, agent: SimAgent) -> None:
+        """*World hook*: forget an agent's local state when it recovers from a crash."""
+
+    def leave_agent(self, idx: int) -> bool:
+        """Agent ``idx`` leaves the episode (churn); its slot may be taken by a new agent."""
+        agent = self.sim_agents[idx]
+        if agent.role == "left":
+            return False
+        was_alive = agent.alive
+        self.up[idx] = False
+        agent.alive = False
+        agent.role = "left"
+        if was_alive:
+            agent.stop("leave")
+            self.batcher.cancel(idx)
+        self.record_fault("leave", agent.agent_id)
+        return True
+
+    def join_agent(self) -> int | None:
+        """A new agent (new id) joins in the first free slot; None when every slot is taken."""
+        free = [i for i, a in enumerate(self.sim_agents) if a.role == "left"]
+        if not free:
+            return None
+        idx = free[0]
+        agent = SimAgent(self, idx, self._next_agent_id)
+        self._next_agent_id += 1
+        self.sim_agents[idx] = agent
+        self._episode_agents.append(agent)
+        self.up[idx] = True
+        if self.network is not None:
+            self.network.inbox(idx).clear()
+        assert self.policy is not None
+        self.policy.reset(np.array([idx], dtype=np.int64))
+        self.reset_agent_state(agent)
+        agent.start()
+        self.record_fault("join", agent.agent_id)
+        return agent.agent_id
+
+    def _is_up(self, dsts: np.ndarray) -> np.ndarray:
+        return self.up[dsts]
+
     # ====================================================================== decisions
     def _decide(self, obs: np.ndarray, idx: np.ndarray, mask: np.ndarray) -> np.ndarray:
         assert self.policy is not None
-        return self.policy.act(obs, idx, mask, explore=self.phase == "train")
+        actions = self.policy.act(obs, idx, mask, explore=self.phase == "train")
+        if self.action_override is not None:
+            actions = self.action_override(idx, np.asarray(actions, dtype=np.int64), mask)
+        return actions
 
     def _budget_left(self, now: float) -> bool:
         limit = self.scenario.max_decisions
@@ -374,11 +504,24 @@ class World(mesa.Model):
         self._epoch_obs = np.zeros((n, self.obs_dim), dtype=np.float32)
         self._epoch_mask = np.ones((n, a), dtype=bool)
         self._epoch_action = np.full(n, -1, dtype=np.int64)
+        for agent in self._episode_agents:
+            if agent not in self._original_agents:
+                agent.remove()
+        self.sim_agents = list(self._original_agents)
+        self._episode_agents = list(self.sim_agents)
+        self._next_agent_id = len(self.sim_agents)
+        self.up[:] = True
+        self.action_override = None
+        for agent in self.sim_agents:
+            agent.alive = True
+            agent.role = "honest"
         self.reset_episode(episode)
+        self.network = self._make_network(episode)
         self.policy.reset(None)
         for agent in self.sim_agents:
             agent.reset_episode()
         self.start_processes()
+        self._start_faults(episode)
         for agent in self.sim_agents:
             if agent.alive:
                 agent.start()
@@ -393,6 +536,30 @@ class World(mesa.Model):
             self._learner.end_episode(episode)
             self._maybe_update()
         return row
+
+    def _make_network(self, episode: int) -> Network | None:
+        if not self.message_kinds:
+            return None
+        spec = self.scenario.net
+        return Network(
+            self.env,
+            self.build_topology(episode),
+            link_model(spec, round_period=self.round_period),
+            self.streams.fresh("net", episode),
+            resolution=spec.resolution,
+            inbox_limit=spec.inbox_limit,
+            kinds=self.message_kinds,
+            is_up=self._is_up,
+            positions=self.agent_positions if spec.delay.model == "distance" else None,
+            trace=self.scenario.record.messages,
+        )
+
+    def _start_faults(self, episode: int) -> None:
+        if not _faults_configured(self.scenario):
+            return
+        from dmarl_des.faults import FaultInjector
+
+        FaultInjector(self.scenario.faults, self, self.streams.fresh("faults", episode)).start()
 
     def _finish_episode(self) -> None:
         """Cut open macro-actions at the end time and emit every remaining transition as done."""
@@ -410,9 +577,45 @@ class World(mesa.Model):
         self._emit_pending()
         if self._joint_learner is not None:
             self._send_epoch(np.zeros(len(self.sim_agents), dtype=bool), done=True)
+        for agent in self._episode_agents:
+            if agent.down_since is not None:
+                agent.downtime += self.now - agent.down_since
+                agent.down_since = None
+        self._net_stats = self._network_rows() if self.network is not None else None
+
+    def _network_rows(self) -> dict[str, Any]:
+        net = self.network
+        assert net is not None
+        net.drop_pending()
+        stats = net.stats()
+        row = {k: stats[k] for k in self.recorder.columns("network") if k in stats}
+        row["episode"] = self.episode
+        self.recorder.add("network", **row)
+        if self.recorder.has("messages"):
+            trace = net.trace_columns()
+            n = len(trace.get("src", []))
+            ids = np.array([a.agent_id for a in self.sim_agents], dtype=np.int64)
+            cols = {
+                k: trace[k]
+                for k in (
+                    "t_sent",
+                    "kind",
+                    "bytes",
+                    "attempts",
+                    "delivered",
+                    "t_delivered",
+                    "drop_cause",
+                )
+            }
+            cols["src"] = ids[np.asarray(trace["src"], dtype=np.int64)] if n else []
+            cols["dst"] = ids[np.asarray(trace["dst"], dtype=np.int64)] if n else []
+            cols["episode"] = [self.episode] * n
+            self.recorder.extend("messages", cols)
+        return stats
 
     def _episode_row(self, wall: float) -> dict[str, Any]:
         sizes = self.batcher.batch_sizes
+        net = self._net_stats
         return {
             "episode": self.episode,
             "phase": self.phase,
@@ -422,18 +625,20 @@ class World(mesa.Model):
             "success": bool(self.success()),
             "n_decisions": self.batcher.n_decisions,
             "mean_batch": float(np.mean(sizes)) if sizes else 0.0,
-            "n_alive_end": sum(a.alive for a in self.sim_agents),
-            "n_crashed": sum(a.role == "crashed" for a in self.sim_agents),
-            "n_byzantine": sum(a.role == "byzantine" for a in self.sim_agents),
-            "msgs_sent": 0,
-            "msgs_delivered": 0,
-            "msgs_dropped": 0,
-            "mean_latency": None,
+            "n_alive_end": int(sum(a.alive for a in self.sim_agents)),
+            "n_crashed": sum(a.role == "crashed" for a in self._episode_agents),
+            "n_byzantine": sum(a.role == "byzantine" for a in self._episode_agents),
+            "msgs_sent": net.get("sent", 0) if net else 0,
+            "msgs_delivered": net.get("delivered", 0) if net else 0,
+            "msgs_dropped": (net["sent"] - net["delivered"] - net.get("in_flight", 0))
+            if net
+            else 0,
+            "mean_latency": net.get("latency_mean") if net else None,
             "wall_s": wall,
         }
 
     def _agent_rows(self) -> None:
-        agents = self.sim_agents
+        agents = self._episode_agents
         self.recorder.extend(
             "agents",
             {
@@ -466,3 +671,8 @@ def _as_float(value: Any) -> float | None:
     if value is None:
         return None
     return float(value)
+
+
+def _faults_configured(scenario: Scenario) -> bool:
+    """True when the scenario's `faults` section asks for anything."""
+    return scenario.faults != type(scenario.faults)()

@@ -1,0 +1,66 @@
+"""Turns the scenario's `net.*` section into a topology and link model for the network layer."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from dmarl_des.errors import ConfigError
+from dmarl_des.net import (
+    Arq,
+    Bandwidth,
+    DelayModel,
+    LinkModel,
+    LossModel,
+    ProximityTopology,
+    Topology,
+    complete,
+    grid,
+    random_geometric,
+    ring,
+    scale_free,
+    small_world,
+)
+from dmarl_des.scenario.net import NetSpec
+
+
+def link_model(spec: NetSpec, *, round_period: float = 0.0) -> LinkModel:
+    """The default link of a scenario (``round_period`` defines rounds for symmetric loss)."""
+    loss = spec.loss
+    delay = spec.delay
+    return LinkModel(
+        loss=LossModel(loss.model, loss.p, loss.r, loss.k, loss.h, loss.symmetric, round_period),
+        delay=DelayModel(delay.model, delay.mean, delay.sigma, delay.speed, delay.jitter),
+        bandwidth=Bandwidth(spec.bandwidth.capacity, spec.bandwidth.queue_limit),
+        arq=Arq(spec.arq.max_tries, spec.arq.timeout),
+    )
+
+
+def _grid_shape(n: int) -> tuple[int, int]:
+    rows = max(r for r in range(1, math.isqrt(n) + 1) if n % r == 0)
+    return rows, n // rows
+
+
+def static_topology(
+    spec: NetSpec, n: int, rng: np.random.Generator, positions: np.ndarray | None = None
+) -> Topology:
+    """The graph named by ``net.topology.kind`` for ``n`` agents (``proximity`` needs positions)."""
+    t = spec.topology
+    if t.kind == "complete":
+        return complete(n)
+    if t.kind == "ring":
+        return ring(n, t.k)
+    if t.kind == "grid":
+        return grid(*_grid_shape(n))
+    if t.kind == "random_geometric":
+        return random_geometric(n, t.radius, rng)
+    if t.kind == "small_world":
+        return small_world(n, 2 * t.k, t.p, rng)
+    if t.kind == "scale_free":
+        return scale_free(n, t.m, rng)
+    if t.kind == "proximity":
+        if positions is None:
+            raise ConfigError("net.topology.kind", t.kind, "a static graph for this world")
+        return ProximityTopology(t.radius).update(positions)
+    raise ConfigError("net.topology.kind", t.kind, "a graph kind this world can use")
