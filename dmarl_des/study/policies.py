@@ -43,5 +43,13 @@ def build_policy(scenario: Scenario, world: World, device: str | None = None) ->
     from dmarl_des.learn.checkpoint import check_card, load_checkpoint
 
     learner, card = load_checkpoint(Path(kind), device=device or "cpu")
+    trained_on = (card.get("world") or {}).get("name")
+    if trained_on != world.params.name:
+        raise ConfigError(
+            "policy",
+            kind,
+            f"a checkpoint trained on world {world.params.name!r} "
+            f"(this one was trained on {trained_on!r})",
+        )
     check_card(card, world.obs_dim, world.n_actions, len(world.sim_agents))
     return learner

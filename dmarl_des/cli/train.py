@@ -1,0 +1,94 @@
+"""`dmarl train`: train a learner inside a scenario and save a checkpoint under models/<name>/."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from dmarl_des.cli.common import DEFAULT_OUT, add_scenario_arguments, scenario_from_args
+from dmarl_des.cli.run import print_summary
+from dmarl_des.errors import ConfigError
+
+DEFAULT_MODELS = Path("models")
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a learner in a scenario and save a checkpoint",
+        description=(
+            "Train the scenario's learner (or --learner NAME) for --episodes episodes, then save "
+            "weights.pt and card.json under models/<name>/. Evaluate later with "
+            "`dmarl run SCENARIO --policy models/<name>`."
+        ),
+    )
+    add_scenario_arguments(p)
+    p.add_argument("--name", help="checkpoint name (default <scenario>-<learner>)")
+    p.add_argument("--models", default=str(DEFAULT_MODELS), help="folder of checkpoints")
+    p.add_argument("--eval-episodes", type=int, help="greedy episodes after training")
+    p.add_argument("--out", help=f"tables folder (default {DEFAULT_OUT}/train/<name>)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=train_command)
+
+
+def checkpoint_card(result: Any, scenario: Any, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The card written beside the weights: what the policy was trained on and how it did."""
+    import polars as pl
+
+    episodes = result.frames["episodes"]
+    evals = episodes.filter(pl.col("phase") == "eval")
+    last = evals if evals.height else episodes.tail(min(10, episodes.height))
+    return {
+        "world": scenario.world.model_dump(mode="json"),
+        "scenario": scenario.name,
+        "overrides": {k: v for k, v in overrides.items()},
+        "seed": scenario.seed,
+        "gamma": scenario.gamma,
+        "episodes": scenario.episodes,
+        "metrics": {
+            "mean_return": float(last["team_return"].mean()),
+            "mean_discounted_return": float(last["discounted_return"].mean()),
+            "success_rate": float(last["success"].mean()),
+            "episodes_measured": last.height,
+            "phase_measured": "eval" if evals.height else "train",
+        },
+    }
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from dmarl_des.learn.checkpoint import save_checkpoint
+    from dmarl_des.study import run_scenario
+
+    extra: dict[str, Any] = {"policy": "learner"}
+    if args.eval_episodes is not None:
+        extra["eval_episodes"] = args.eval_episodes
+    scenario, overrides = scenario_from_args(args, extra)
+    if scenario.learner is None:
+        raise ConfigError("--learner", None, "a learner name (the scenario configures none)")
+    name = args.name or f"{scenario.name}-{scenario.learner.name}"
+    out = Path(args.out) if args.out else DEFAULT_OUT / "train" / name
+    total = scenario.episodes + scenario.eval_episodes
+    with tqdm(total=total, desc=f"train {name}", unit="ep", disable=args.quiet) as bar:
+
+        def progress(row: dict[str, Any]) -> None:
+            bar.set_postfix(ret=f"{row['team_return']:.2f}", refresh=False)
+            bar.update(1)
+
+        result = run_scenario(
+            scenario,
+            out=out,
+            params=overrides,
+            device=args.device,
+            keep_world=True,
+            progress=progress,
+        )
+    assert result.world is not None and result.world.policy is not None
+    folder = save_checkpoint(
+        Path(args.models) / name, result.world.policy, checkpoint_card(result, scenario, overrides)
+    )
+    print_summary(result.frames, out)
+    print(f"checkpoint saved to {folder}")
+    return 0 if result.status == "ok" else 1
