@@ -2,12 +2,11 @@
 
 The lifecycle of an alive agent is a loop:
 
-1. observe (``world.observe``) and read its initiation set (``world.action_mask``) — the observation
-   is taken at the decision instant and stays frozen until the agent's own macro-action ends;
-2. if a macro-action just ended, close it into a squeezed macro-transition (its ``obs_next`` is
-   this observation);
-3. ask the decision batcher and wait for the answer;
-4. run the chosen macro-action's behaviour inside this process until it returns.
+1. ask the decision batcher and wait for the answer — when the request is served (after every other
+   event of that instant) the world reads the agent's observation and initiation set, closes the
+   macro-action that just ended into a squeezed macro-transition, and decides; the observation
+   stays frozen until the agent's own next macro-action ends;
+2. run the chosen macro-action's behaviour inside this process until it returns.
 
 An ``Interrupt`` whose cause is not ``Stop`` ends the running macro-action at that instant (the agent
 then decides again); ``Stop`` ends the lifecycle (crash, leaving). Either way the event the
@@ -51,17 +50,30 @@ class SimAgent(mesa.Agent):
         self.reset_episode()
 
     def reset_episode(self) -> None:
-        """Forget the previous episode's macro-action and statistics."""
-        self.action = -1
-        self.t_start = 0.0
-        self.obs: np.ndarray | None = None
-        self.mask: np.ndarray | None = None
-        self.n_decisions = 0
-        self.n_macro_done = 0
-        self.busy_time = 0.0
-        self.episode_return = 0.0
+        """Forget the previous episode's downtime and statistics."""
         self.downtime = 0.0
         self.down_since: float | None = None
+        self.final_stats: tuple[float, int, float, int] | None = None
+
+    # ------------------------------------------------------------------ decision state (arrays)
+    @property
+    def action(self) -> int:
+        """The running macro-action's index (-1 when none is open)."""
+        return int(self.model.cur_action[self.idx])
+
+    @property
+    def t_start(self) -> float:
+        """When the running macro-action started."""
+        return float(self.model.t_start[self.idx])
+
+    @property
+    def obs(self) -> np.ndarray:
+        """The observation the running macro-action was chosen on."""
+        return self.model.dec_obs[self.idx]
+
+    @property
+    def n_decisions(self) -> int:
+        return int(self.model.n_decisions[self.idx])
 
     # ------------------------------------------------------------------ control
     def start(self) -> None:
@@ -87,11 +99,7 @@ class SimAgent(mesa.Agent):
     def _lifecycle(self) -> Generator[simpy.Event, Any, None]:
         world = self.model
         while True:
-            obs = world.observe(self)
-            mask = world.action_mask(self)
-            if self.action >= 0:
-                world.close_macro(self, obs, mask)
-            answer = world.batcher.request(self.idx, obs, mask)
+            answer = world.batcher.request(self.idx)
             while True:
                 try:
                     action = yield answer
@@ -101,7 +109,6 @@ class SimAgent(mesa.Agent):
                         world.batcher.cancel(self.idx)
                         self.alive = False
                         return
-            world.begin_macro(self, int(action), obs, mask)
             try:
                 yield from world.macro_actions[int(action)].behaviour(self)
             except simpy.Interrupt as intr:

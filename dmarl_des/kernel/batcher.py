@@ -2,8 +2,10 @@
 
 Semantics, precisely:
 
-* ``request(...)`` returns an event that succeeds with the chosen macro-action index.
-* With ``period == 0`` the requests of one instant ``t`` are served by ONE call of ``decide`` at
+* ``request(agent)`` (an agent running as a SimPy process) returns an event that succeeds with the
+  chosen macro-action index; ``request_many(agents)`` (agents kept in arrays) asks for several at
+  once without events — the world starts their macro-actions itself when they are served.
+* With ``period == 0`` the requests of one instant ``t`` are served by ONE call of ``serve`` at
   ``t``, after every other event of that instant. SimPy's event queue is ordered by
   ``(time, priority, id)`` and every ``Timeout``/``succeed`` uses priority NORMAL (1), so the flush
   event, scheduled with priority NORMAL + 1, runs after every NORMAL or URGENT event of ``t`` —
@@ -13,8 +15,8 @@ Semantics, precisely:
 * With ``period > 0`` (a control tick) a request at ``t`` is served at the first tick time
   ``k · period ≥ t`` (tick times are computed as integer multiples, so they do not drift), again
   after every other event of that instant.
-* Requests are served in the order they were made; ``decide`` sees rows in that order, so a policy
-  that draws its randomness row by row makes the same draws batched or one at a time.
+* Rows reach ``serve`` in the order the requests were made, so a policy that draws its randomness
+  row by row makes the same draws batched or one at a time.
 * ``max_batch=1`` serves each request by its own call (the one-at-a-time reference semantics).
 """
 
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import simpy
@@ -31,41 +32,27 @@ from simpy.events import NORMAL
 FLUSH_PRIORITY = NORMAL + 1
 """Priority of the flush event: after every NORMAL (1) and URGENT (0) event of the same instant."""
 
-Decide = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-"""decide(obs [B, D], agent_idx [B], mask [B, A]) -> actions [B]."""
-
-
-@dataclass(slots=True)
-class DecisionRequest:
-    """One pending request: who asks, what it sees, what it may do, and the event to answer."""
-
-    agent_idx: int
-    obs: np.ndarray
-    mask: np.ndarray
-    answer: simpy.Event
-    cancelled: bool = False
+Serve = Callable[[np.ndarray], np.ndarray | None]
+"""serve(agent_idx [B]) -> actions [B], or None when the batch is refused (episode over)."""
 
 
 class DecisionBatcher:
-    """Collects decision requests and serves them in batched policy calls."""
+    """Collects decision requests and serves them in batched calls of ``serve``."""
 
     def __init__(
         self,
         env: simpy.Environment,
-        decide: Decide,
+        serve: Serve,
         *,
         period: float = 0.0,
         max_batch: int | None = None,
-        before_flush: Callable[[float], bool] | None = None,
-        after_flush: Callable[[list[DecisionRequest], np.ndarray], None] | None = None,
     ) -> None:
         self.env = env
-        self.decide = decide
+        self.serve = serve
         self.period = float(period)
         self.max_batch = max_batch
-        self.before_flush = before_flush
-        self.after_flush = after_flush
-        self._pending: list[DecisionRequest] = []
+        self._idx: list[int] = []
+        self._events: list[simpy.Event | None] = []
         self._flush_scheduled = False
         self.batch_sizes: list[int] = []
         self.n_decisions = 0
@@ -77,57 +64,68 @@ class DecisionBatcher:
         k = math.ceil(now / self.period - 1e-9)
         return max(now, k * self.period)
 
-    def request(self, agent_idx: int, obs: np.ndarray, mask: np.ndarray) -> simpy.Event:
-        """Ask for a macro-action; the returned event succeeds with its index."""
+    def request(self, agent_idx: int) -> simpy.Event:
+        """Ask for a macro-action for one agent; the returned event succeeds with its index."""
         answer = simpy.Event(self.env)
-        req = DecisionRequest(agent_idx, obs, mask, answer)
-        self._pending.append(req)
-        if self.max_batch == 1:
-            self._schedule_flush(single=req)
-        elif not self._flush_scheduled:
-            self._schedule_flush()
+        self._add([int(agent_idx)], [answer])
         return answer
 
+    def request_many(self, agent_idx: np.ndarray) -> None:
+        """Ask for macro-actions for several agents (served in this order, without events)."""
+        ids = np.asarray(agent_idx, dtype=np.int64).tolist()
+        self._add(ids, [None] * len(ids))
+
     def cancel(self, agent_idx: int) -> None:
-        """Withdraw the pending request of an agent (crashed or leaving); it is never answered."""
-        for req in self._pending:
-            if req.agent_idx == agent_idx:
-                req.cancelled = True
+        """Withdraw an agent's pending request (crashed or leaving); it is never answered."""
+        while agent_idx in self._idx:
+            k = self._idx.index(agent_idx)
+            del self._idx[k], self._events[k]
 
     def pending_agents(self) -> list[int]:
-        """Agents waiting for an answer."""
-        return [r.agent_idx for r in self._pending if not r.cancelled]
+        """Agents waiting for an answer, in request order."""
+        return list(self._idx)
 
-    def _schedule_flush(self, single: DecisionRequest | None = None) -> None:
+    def _add(self, ids: list[int], events: list[simpy.Event | None]) -> None:
+        if not ids:
+            return
+        self._idx.extend(ids)
+        self._events.extend(events)
+        if self.max_batch == 1:
+            for i in ids:
+                self._schedule_flush(i)
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._schedule_flush(None)
+
+    def _schedule_flush(self, single: int | None) -> None:
         event = simpy.Event(self.env)
         event._ok = True
         event._value = single
         event.callbacks.append(self._flush)
         delay = self.serve_time(self.env.now) - self.env.now
         self.env.schedule(event, priority=FLUSH_PRIORITY, delay=delay)
+
+    def _take(self, single: int | None) -> tuple[list[int], list[simpy.Event | None]]:
+        """Remove and return the rows this flush serves."""
         if single is None:
-            self._flush_scheduled = True
+            ids, events = self._idx, self._events
+            self._idx, self._events = [], []
+            self._flush_scheduled = False
+            return ids, events
+        if single not in self._idx:
+            return [], []
+        k = self._idx.index(single)
+        return [self._idx.pop(k)], [self._events.pop(k)]
 
     def _flush(self, event: simpy.Event) -> None:
-        single = event._value
-        if single is not None:
-            batch = [single] if not single.cancelled else []
-            self._pending.remove(single)
-        else:
-            batch = [r for r in self._pending if not r.cancelled]
-            self._pending = []
-            self._flush_scheduled = False
-        if not batch:
+        ids, events = self._take(event._value)
+        if not ids:
             return
-        if self.before_flush is not None and not self.before_flush(self.env.now):
+        actions = self.serve(np.asarray(ids, dtype=np.int64))
+        if actions is None:
             return
-        obs = np.stack([r.obs for r in batch])
-        idx = np.fromiter((r.agent_idx for r in batch), dtype=np.int64, count=len(batch))
-        mask = np.stack([r.mask for r in batch])
-        actions = np.asarray(self.decide(obs, idx, mask), dtype=np.int64)
-        self.batch_sizes.append(len(batch))
-        self.n_decisions += len(batch)
-        if self.after_flush is not None:
-            self.after_flush(batch, actions)
-        for req, action in zip(batch, actions.tolist(), strict=True):
-            req.answer.succeed(action)
+        self.batch_sizes.append(len(ids))
+        self.n_decisions += len(ids)
+        for answer, action in zip(events, np.asarray(actions).tolist(), strict=True):
+            if answer is not None:
+                answer.succeed(action)

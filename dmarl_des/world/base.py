@@ -25,7 +25,7 @@ import simpy
 
 from dmarl_des.agent import SimAgent
 from dmarl_des.errors import ConfigError
-from dmarl_des.kernel import DecisionBatcher, DecisionRequest, RandomStreams
+from dmarl_des.kernel import DecisionBatcher, RandomStreams
 from dmarl_des.learn.protocol import DecisionEpoch, Learner, Policy, TransitionBatch
 from dmarl_des.log import Recorder
 from dmarl_des.macro import MacroAction, RewardLedger
@@ -46,8 +46,18 @@ class World(mesa.Model):
     state_dim: int = 0
     round_period: float = 0.0
     """Rounds for symmetric loss (see docs/network.md); 0 = each send instant is its own round."""
+    timed: ClassVar[bool] = False
+    """True for worlds whose macro-actions all have a duration known when they start
+    (``begin_many``/``end_many``): their agents can be kept in arrays, without a process each."""
 
-    def __init__(self, scenario: Scenario, *, run_id: str = "run", max_batch: int | None = None):
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        run_id: str = "run",
+        max_batch: int | None = None,
+        agents_as_processes: bool | None = None,
+    ):
         self.streams = RandomStreams(scenario.seed)
         super().__init__(rng=self.streams.fresh("mesa"))
         if not isinstance(scenario.world, self.Params):
@@ -87,6 +97,11 @@ class World(mesa.Model):
         self._terminal = False
         self._ended = False
         self.setup()
+        if self.timed and not self.macro_actions:
+            self.macro_actions = [
+                MacroAction(name, self._timed_behaviour) for name in self.macro_action_names()
+            ]
+        self.arrays_mode = self.timed and not agents_as_processes
         if not self.sim_agents:
             self.add_agents(scenario.n_agents)
         self.up = np.ones(len(self.sim_agents), dtype=bool)
@@ -106,15 +121,42 @@ class World(mesa.Model):
 
     def observe(self, agent: SimAgent) -> np.ndarray:
         """*World hook*: the agent's observation, float32 [obs_dim]."""
+        if type(self).observe_many is not World.observe_many:
+            return self.observe_many(np.array([agent.idx]))[0]
         return np.zeros(self.obs_dim, dtype=np.float32)
 
     def action_mask(self, agent: SimAgent) -> np.ndarray:
         """*World hook*: the initiation set as a bool mask over macro-actions."""
+        if type(self).mask_many is not World.mask_many:
+            return self.mask_many(np.array([agent.idx]))[0]
         return np.fromiter(
             (m.can_start is None or m.can_start(agent) for m in self.macro_actions),
             dtype=bool,
             count=len(self.macro_actions),
         )
+
+    def observe_many(self, idx: np.ndarray) -> np.ndarray:
+        """*World hook*: observations of agents ``idx`` as [B, obs_dim] (default: one by one)."""
+        if len(idx) == 0:
+            return np.zeros((0, self.obs_dim), dtype=np.float32)
+        return np.stack([self.observe(self.sim_agents[i]) for i in idx.tolist()])
+
+    def mask_many(self, idx: np.ndarray) -> np.ndarray:
+        """*World hook*: initiation sets of agents ``idx`` as [B, A] (default: one by one)."""
+        if len(idx) == 0:
+            return np.zeros((0, self.n_actions), dtype=bool)
+        return np.stack([self.action_mask(self.sim_agents[i]) for i in idx.tolist()])
+
+    def macro_action_names(self) -> Sequence[str]:
+        """*World hook* of timed worlds: the names of the macro-actions, in index order."""
+        return ()
+
+    def begin_many(self, idx: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """*World hook* of timed worlds: start macro-actions; returns their durations [B]."""
+        raise NotImplementedError(f"{type(self).__name__} has no timed macro-actions")
+
+    def end_many(self, idx: np.ndarray) -> None:
+        """*World hook* of timed worlds: the effects of macro-actions ending now, in this order."""
 
     def global_state(self) -> np.ndarray:
         """*World hook*: the global state (centralized training only), float32 [state_dim]."""
@@ -197,59 +239,62 @@ class World(mesa.Model):
             self.env.timeout(delay).callbacks.append(lambda _ev: self._end_now())
 
     # ====================================================================== macro bookkeeping
-    def begin_macro(self, agent: SimAgent, action: int, obs: np.ndarray, mask: np.ndarray) -> None:
-        """Called by the agent when its chosen macro-action starts."""
-        agent.action = action
-        agent.t_start = self.now
-        agent.obs = obs
-        agent.mask = mask
-        agent.n_decisions += 1
+    def _alloc_agent_arrays(self) -> None:
+        n, a = len(self.sim_agents), self.n_actions
+        self.cur_action = np.full(n, -1, dtype=np.int64)
+        self.t_start = np.zeros(n, dtype=np.float64)
+        self.dec_obs = np.zeros((n, self.obs_dim), dtype=np.float32)
+        self.dec_mask = np.ones((n, a), dtype=bool)
+        self.n_decisions = np.zeros(n, dtype=np.int64)
+        self.n_macro_done = np.zeros(n, dtype=np.int64)
+        self.busy_time = np.zeros(n, dtype=np.float64)
+        self.agent_return = np.zeros(n, dtype=np.float64)
+        self.generation = np.zeros(n, dtype=np.int64)
 
-    def _window(self, agent: SimAgent, t0: float, t1: float, closed: bool) -> tuple[float, float]:
+    def _window(self, idx: int, t0: float, t1: float, closed: bool) -> tuple[float, float]:
         disc, total = self.ledger.window(t0, t1, self.gamma, closed)
-        own = self._own_rewards.get(agent.idx)
+        own = self._own_rewards.get(idx)
         if own is not None:
             d2, t2 = own.window(t0, t1, self.gamma, closed)
             disc, total = disc + d2, total + t2
         return disc, total
 
-    def close_macro(
+    def _close(
         self,
-        agent: SimAgent,
+        idx: np.ndarray,
         obs_next: np.ndarray,
         mask_next: np.ndarray,
         *,
-        done: bool = False,
+        done: bool,
         terminal: bool = False,
     ) -> None:
-        """End the agent's macro-action now; it is squeezed into a transition at the next flush.
-
-        Its reward is summed when it is emitted (after every event of the instant), so rewards given
-        at its end instant with earlier stamps still count.
-        """
-        t1 = self.now
-        agent.busy_time += t1 - agent.t_start
-        agent.n_macro_done += 1
+        """End the open macro-actions of agents ``idx`` now; squeezed when emitted (same flush)."""
+        now = self.now
+        t0 = self.t_start[idx]
+        n = len(idx)
         self._pending.append(
-            (
-                agent,
-                agent.obs,
-                agent.action,
-                agent.mask,
-                obs_next,
-                mask_next,
-                agent.t_start,
-                t1,
-                done,
-                terminal,
-            )
+            {
+                "idx": idx,
+                "obs": self.dec_obs[idx],
+                "action": self.cur_action[idx],
+                "mask": self.dec_mask[idx],
+                "obs_next": np.asarray(obs_next, dtype=np.float32),
+                "mask_next": np.asarray(mask_next, dtype=bool),
+                "t0": t0,
+                "t1": np.full(n, now),
+                "done": np.full(n, done),
+                "terminal": np.full(n, terminal),
+            }
         )
-        agent.action = -1
+        np.add.at(self.busy_time, idx, now - t0)
+        np.add.at(self.n_macro_done, idx, 1)
+        self.cur_action[idx] = -1
 
     def cut_macro(self, agent: SimAgent) -> None:
-        """Close the agent's macro-action because the agent stops (crash, leave)."""
-        if agent.action >= 0:
-            self.close_macro(agent, self.observe(agent), self.action_mask(agent), done=True)
+        """Close the agent's macro-action now because the agent stops (crash, leave)."""
+        if self.cur_action[agent.idx] >= 0:
+            idx = np.array([agent.idx], dtype=np.int64)
+            self._close(idx, self.observe_many(idx), self.mask_many(idx), done=True)
 
     # ====================================================================== fault services
     def record_fault(self, kind: str, agent_id: int | None = None, detail: str = "") -> None:
@@ -278,10 +323,25 @@ class World(mesa.Model):
         agent.down_since = self.now
         if reason == "crash":
             agent.role = "crashed"
-        agent.stop(reason)
-        self.batcher.cancel(idx)
+        self._halt(agent, reason)
         self.record_fault(reason, agent.agent_id)
         return True
+
+    def _halt(self, agent: SimAgent, reason: str) -> None:
+        """End an agent's activity now: its macro-action is cut, its pending request withdrawn."""
+        self.batcher.cancel(agent.idx)
+        if self.arrays_mode:
+            self.generation[agent.idx] += 1
+            self.cut_macro(agent)
+        else:
+            agent.stop(reason)
+
+    def _resume(self, agent: SimAgent) -> None:
+        """Let an agent decide again from now on."""
+        if self.arrays_mode:
+            self.batcher.request_many(np.array([agent.idx], dtype=np.int64))
+        else:
+            agent.start()
 
     def recover_agent(self, idx: int, *, reset_params: bool = False) -> bool:
         """Bring a crashed agent back with its local state reset; it decides again now."""
@@ -300,7 +360,8 @@ class World(mesa.Model):
         if reset_params and callable(reset):
             reset(np.array([idx], dtype=np.int64))
         self.reset_agent_state(agent)
-        agent.start()
+        agent.alive = True
+        self._resume(agent)
         self.record_fault("recover", agent.agent_id, "params reset" if reset_params else "")
         return True
 
@@ -317,8 +378,7 @@ class World(mesa.Model):
         agent.alive = False
         agent.role = "left"
         if was_alive:
-            agent.stop("leave")
-            self.batcher.cancel(idx)
+            self._halt(agent, "leave")
         self.record_fault("leave", agent.agent_id)
         return True
 
@@ -328,6 +388,11 @@ class World(mesa.Model):
         if not free:
             return None
         idx = free[0]
+        old = self.sim_agents[idx]
+        old.final_stats = self.agent_stats(old)
+        self.cur_action[idx] = -1
+        for arr in (self.n_decisions, self.n_macro_done, self.busy_time, self.agent_return):
+            arr[idx] = 0
         agent = SimAgent(self, idx, self._next_agent_id)
         self._next_agent_id += 1
         self.sim_agents[idx] = agent
@@ -338,7 +403,7 @@ class World(mesa.Model):
         assert self.policy is not None
         self.policy.reset(np.array([idx], dtype=np.int64))
         self.reset_agent_state(agent)
-        agent.start()
+        self._resume(agent)
         self.record_fault("join", agent.agent_id)
         return agent.agent_id
 
@@ -351,40 +416,102 @@ class World(mesa.Model):
         actions = self.policy.act(obs, idx, mask, explore=self.phase == "train")
         if self.action_override is not None:
             actions = self.action_override(idx, np.asarray(actions, dtype=np.int64), mask)
-        return actions
+        return np.asarray(actions, dtype=np.int64)
 
-    def _budget_left(self, now: float) -> bool:
+    def _serve(self, idx: np.ndarray) -> np.ndarray | None:
+        """One decision batch: observe, close previous macro-actions, decide, start new ones.
+
+        Runs at the flush of an instant, after every other event of it: observations and masks
+        are read here, so they reflect everything that happened at this instant.
+        """
         limit = self.scenario.max_decisions
         if limit is not None and self.batcher.n_decisions >= limit:
             self._end_now()
-            return False
-        return True
-
-    def _after_flush(self, batch: list[DecisionRequest], actions: np.ndarray) -> None:
+            return None
+        obs = self.observe_many(idx)
+        mask = self.mask_many(idx)
+        was_open = self.cur_action[idx] >= 0
+        if was_open.any():
+            self._close(idx[was_open], obs[was_open], mask[was_open], done=False)
         self._emit_pending()
+        actions = self._decide(obs, idx, mask)
+        self.cur_action[idx] = actions
+        self.t_start[idx] = self.now
+        self.dec_obs[idx] = obs
+        self.dec_mask[idx] = mask
+        self.n_decisions[idx] += 1
         if self._joint_learner is not None:
-            idx = np.fromiter((r.agent_idx for r in batch), dtype=np.int64, count=len(batch))
-            self._epoch_obs[idx] = np.stack([r.obs for r in batch])
-            self._epoch_mask[idx] = np.stack([r.mask for r in batch])
-            self._epoch_action[idx] = actions
             deciding = np.zeros(len(self.sim_agents), dtype=bool)
             deciding[idx] = True
             self._send_epoch(deciding, done=False)
+        if self.arrays_mode:
+            self._start_timed(idx, actions)
+        return actions
+
+    # ---------------------------------------------------------------- agents kept in arrays
+    def _start_timed(self, idx: np.ndarray, actions: np.ndarray) -> None:
+        ends = self.now + np.asarray(self.begin_many(idx, actions), dtype=np.float64)
+        gen = self.generation[idx]
+        if len(idx) == 1:
+            self._add_end(float(ends[0]), idx, gen)
+            return
+        order = np.argsort(ends, kind="stable")
+        ends, idx, gen = ends[order], idx[order], gen[order]
+        cuts = np.flatnonzero(np.diff(ends)) + 1
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(ends)], strict=True):
+            self._add_end(float(ends[lo]), idx[lo:hi], gen[lo:hi])
+
+    def _add_end(self, t_end: float, idx: np.ndarray, gen: np.ndarray) -> None:
+        chunks = self._ends.get(t_end)
+        if chunks is None:
+            chunks = self._ends[t_end] = []
+            event = self.env.timeout(t_end - self.now)
+            event.callbacks.append(lambda _ev, key=t_end: self._on_ends(key))
+        chunks.append((idx, gen))
+
+    def _on_ends(self, key: float) -> None:
+        chunks = self._ends.pop(key)
+        idx = np.concatenate([c[0] for c in chunks]) if len(chunks) > 1 else chunks[0][0]
+        gen = np.concatenate([c[1] for c in chunks]) if len(chunks) > 1 else chunks[0][1]
+        live = (self.generation[idx] == gen) & self.up[idx]
+        if not live.all():
+            idx = idx[live]
+        if len(idx):
+            self.end_many(idx)
+            self.batcher.request_many(idx)
+
+    def interrupt_agent(self, idx: int) -> None:
+        """End agent ``idx``'s running macro-action now; it decides again at this instant."""
+        if self.arrays_mode:
+            if self.up[idx] and self.cur_action[idx] >= 0:
+                self.generation[idx] += 1
+                self.batcher.request_many(np.array([idx]))
+        else:
+            self.sim_agents[idx].interrupt("interrupt")
+
+    def _timed_behaviour(self, agent: SimAgent) -> Any:
+        """Process-mode run of a timed macro-action: begin, wait its duration, end."""
+        idx = np.array([agent.idx], dtype=np.int64)
+        duration = float(self.begin_many(idx, self.cur_action[idx])[0])
+        yield self.env.timeout(duration)
+        self.end_many(idx)
 
     def _send_epoch(self, deciding: np.ndarray, *, done: bool) -> None:
         learner = self._joint_learner
         assert learner is not None
         reward, _ = self.ledger.window(self._epoch_time, self.now, self.gamma, closed=done)
+        running = self.cur_action >= 0
+        self._epoch_action = np.where(running, self.cur_action, self._epoch_action)
         epoch = DecisionEpoch(
             time=self.now,
             tau=self.now - self._epoch_time,
             reward=reward,
             state=self.global_state(),
-            obs=self._epoch_obs.copy(),
-            mask=self._epoch_mask.copy(),
+            obs=self.dec_obs.copy(),
+            mask=self.dec_mask.copy(),
             action=self._epoch_action.copy(),
             deciding=deciding,
-            alive=np.fromiter((a.alive for a in self.sim_agents), dtype=bool),
+            alive=self.up.copy(),
             done=done,
             terminal=done and self._terminal,
             episode=self.episode,
@@ -396,37 +523,41 @@ class World(mesa.Model):
     def _emit_pending(self) -> None:
         if not self._pending:
             return
-        rows = self._pending
+        chunks = self._pending
         self._pending = []
-        rewards = np.empty(len(rows), dtype=np.float64)
-        for k, (agent, *_, t0, t1, done, _terminal) in enumerate(rows):
-            rewards[k], total = self._window(agent, t0, t1, closed=done)
-            agent.episode_return += total
-            self._emitted_until = max(self._emitted_until, t1)
-        cols = list(zip(*rows, strict=True))
-        t_start = np.asarray(cols[6], dtype=np.float64)
-        t_end = np.asarray(cols[7], dtype=np.float64)
+        cols = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+        idx = cols["idx"]
+        rewards, totals = self.ledger.windows(cols["t0"], cols["t1"], self.gamma, cols["done"])
+        if self._own_rewards:
+            for k, i in enumerate(idx.tolist()):
+                own = self._own_rewards.get(i)
+                if own is not None:
+                    d2, t2 = own.window(cols["t0"][k], cols["t1"][k], self.gamma, cols["done"][k])
+                    rewards[k] += d2
+                    totals[k] += t2
+        np.add.at(self.agent_return, idx, totals)
+        self._emitted_until = max(self._emitted_until, float(cols["t1"].max()))
         batch = TransitionBatch(
-            agent_idx=np.fromiter((a.idx for a in cols[0]), dtype=np.int64, count=len(rows)),
-            obs=np.stack(cols[1]).astype(np.float32, copy=False),
-            action=np.asarray(cols[2], dtype=np.int64),
-            mask=np.stack(cols[3]),
+            agent_idx=idx,
+            obs=cols["obs"],
+            action=cols["action"],
+            mask=cols["mask"],
             reward=rewards,
-            obs_next=np.stack(cols[4]).astype(np.float32, copy=False),
-            mask_next=np.stack(cols[5]),
-            tau=t_end - t_start,
-            done=np.asarray(cols[8], dtype=bool),
-            terminal=np.asarray(cols[9], dtype=bool),
-            t_start=t_start,
-            t_end=t_end,
+            obs_next=cols["obs_next"],
+            mask_next=cols["mask_next"],
+            tau=cols["t1"] - cols["t0"],
+            done=cols["done"],
+            terminal=cols["terminal"],
+            t_start=cols["t0"],
+            t_end=cols["t1"],
             episode=self.episode,
         )
         if self.recorder.has("transitions"):
-            ids = np.fromiter((self.sim_agents[i].agent_id for i in batch.agent_idx), np.int64)
+            ids = np.fromiter((self.sim_agents[i].agent_id for i in idx.tolist()), np.int64)
             self.recorder.extend(
                 "transitions",
                 {
-                    "episode": [self.episode] * len(batch),
+                    "episode": np.full(len(batch), self.episode),
                     "agent_id": ids,
                     "t_start": batch.t_start,
                     "t_end": batch.t_end,
@@ -435,8 +566,8 @@ class World(mesa.Model):
                     "reward": batch.reward,
                     "done": batch.done,
                     "terminal": batch.terminal,
-                    "obs": [row for row in batch.obs.tolist()],
-                    "obs_next": [row for row in batch.obs_next.tolist()],
+                    "obs": batch.obs.tolist(),
+                    "obs_next": batch.obs_next.tolist(),
                 },
             )
         if self._learner is not None:
@@ -492,39 +623,35 @@ class World(mesa.Model):
             self._learner if training and getattr(self.policy, "joint", False) else None
         )
         self.batcher = DecisionBatcher(
-            self.env,
-            self._decide,
-            period=self.scenario.decision_period,
-            max_batch=self.max_batch,
-            before_flush=self._budget_left,
-            after_flush=self._after_flush,
+            self.env, self._serve, period=self.scenario.decision_period, max_batch=self.max_batch
         )
-        n, a = len(self.sim_agents), self.n_actions
-        self._epoch_time = 0.0
-        self._epoch_obs = np.zeros((n, self.obs_dim), dtype=np.float32)
-        self._epoch_mask = np.ones((n, a), dtype=bool)
-        self._epoch_action = np.full(n, -1, dtype=np.int64)
         for agent in self._episode_agents:
             if agent not in self._original_agents:
                 agent.remove()
         self.sim_agents = list(self._original_agents)
         self._episode_agents = list(self.sim_agents)
         self._next_agent_id = len(self.sim_agents)
+        self._alloc_agent_arrays()
+        self._ends: dict[float, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._epoch_time = 0.0
+        self._epoch_action = np.full(len(self.sim_agents), -1, dtype=np.int64)
         self.up[:] = True
         self.action_override = None
         for agent in self.sim_agents:
             agent.alive = True
             agent.role = "honest"
+            agent.reset_episode()
         self.reset_episode(episode)
         self.network = self._make_network(episode)
         self.policy.reset(None)
-        for agent in self.sim_agents:
-            agent.reset_episode()
         self.start_processes()
         self._start_faults(episode)
-        for agent in self.sim_agents:
-            if agent.alive:
-                agent.start()
+        alive = np.flatnonzero(self.up)
+        if self.arrays_mode:
+            self.batcher.request_many(alive)
+        else:
+            for i in alive.tolist():
+                self.sim_agents[i].start()
         self.env.timeout(self.scenario.horizon).callbacks.append(lambda _ev: self._end_now())
         self.env.run(until=self._end_event)
         self._finish_episode()
@@ -563,17 +690,15 @@ class World(mesa.Model):
 
     def _finish_episode(self) -> None:
         """Cut open macro-actions at the end time and emit every remaining transition as done."""
-        # Each agent has at most one pending transition: it is that agent's last of the episode.
-        self._pending = [(*p[:8], True, self._terminal) for p in self._pending]
-        for agent in self.sim_agents:
-            if agent.action >= 0:
-                self.close_macro(
-                    agent,
-                    self.observe(agent),
-                    self.action_mask(agent),
-                    done=True,
-                    terminal=self._terminal,
-                )
+        open_idx = np.flatnonzero(self.cur_action >= 0)
+        if len(open_idx):
+            self._close(
+                open_idx,
+                self.observe_many(open_idx),
+                self.mask_many(open_idx),
+                done=True,
+                terminal=self._terminal,
+            )
         self._emit_pending()
         if self._joint_learner is not None:
             self._send_epoch(np.zeros(len(self.sim_agents), dtype=bool), done=True)
@@ -639,19 +764,30 @@ class World(mesa.Model):
 
     def _agent_rows(self) -> None:
         agents = self._episode_agents
+        stats = [self.agent_stats(a) for a in agents]
         self.recorder.extend(
             "agents",
             {
                 "episode": [self.episode] * len(agents),
                 "agent_id": [a.agent_id for a in agents],
                 "role": [a.role for a in agents],
-                "return": [a.episode_return for a in agents],
-                "n_decisions": [a.n_decisions for a in agents],
-                "mean_macro_duration": [
-                    a.busy_time / a.n_macro_done if a.n_macro_done else None for a in agents
-                ],
+                "return": [st[0] for st in stats],
+                "n_decisions": [st[1] for st in stats],
+                "mean_macro_duration": [st[2] / st[3] if st[3] else None for st in stats],
                 "downtime": [a.downtime for a in agents],
             },
+        )
+
+    def agent_stats(self, agent: SimAgent) -> tuple[float, int, float, int]:
+        """(return, decisions, busy time, finished macro-actions) of an agent this episode."""
+        if agent.final_stats is not None:
+            return agent.final_stats
+        i = agent.idx
+        return (
+            float(self.agent_return[i]),
+            int(self.n_decisions[i]),
+            float(self.busy_time[i]),
+            int(self.n_macro_done[i]),
         )
 
     def run(self) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ def test_same_instant_requests_are_one_call_after_other_events():
     calls = []
     log = []
 
-    def decide(obs, idx, mask):
+    def decide(idx):
         calls.append((env.now, idx.tolist()))
         log.append("flush")
         return np.zeros(len(idx), dtype=np.int64)
@@ -32,7 +32,7 @@ def test_same_instant_requests_are_one_call_after_other_events():
         yield env.timeout(delay)
         yield env.timeout(0)  # a chain of zero-delay events at the same instant
         log.append(f"ask{i}")
-        yield b.request(i, np.zeros(1), np.ones(2, dtype=bool))
+        yield b.request(i)
 
     def late_event():
         yield env.timeout(1.0)
@@ -51,15 +51,16 @@ def test_same_instant_requests_are_one_call_after_other_events():
 def test_period_serves_at_next_tick():
     env = simpy.Environment()
     served = []
-    b = DecisionBatcher(
-        env,
-        lambda o, i, m: (served.append((env.now, i.tolist())), np.zeros(len(i), np.int64))[1],
-        period=0.5,
-    )
+
+    def serve(idx):
+        served.append((env.now, idx.tolist()))
+        return np.zeros(len(idx), np.int64)
+
+    b = DecisionBatcher(env, serve, period=0.5)
 
     def asker(i, t):
         yield env.timeout(t)
-        yield b.request(i, np.zeros(1), np.ones(1, bool))
+        yield b.request(i)
 
     for i, t in enumerate([0.1, 0.3, 0.5, 0.51, 1.49]):
         env.process(asker(i, t))
