@@ -9,8 +9,10 @@ Reward convention (exact; tested on hand-computed cases):
 
 * A reward is an event with an amount and a *stamp* (the time it is discounted from; by default the
   instant it is given). Worlds that run in ticks stamp the reward of tick ``[k, k+1)`` with ``k``.
-* A macro-action that starts at ``t0`` and ends at ``t1`` owns the rewards stamped in the half-open
-  window ``[t0, t1)``: a reward stamped exactly at a decision instant belongs to the macro-action
+* A macro-action's transition spans from ``t0``, the instant it was chosen, to ``t1``, the instant
+  the agent's next decision is served (its end time itself when ``decision_period`` is 0; the next
+  control tick otherwise, so an agent's transitions tile the episode). It owns the rewards stamped
+  in the half-open window ``[t0, t1)``: a reward stamped exactly at a decision instant belongs to the macro-action
   that *starts* there. The last macro-action of an episode that ends at ``T`` owns ``[t0, T]``
   (closed), so a terminal reward given at the final instant is counted.
 * Its squeezed reward is ``r_c = Σ γ^(s_k − t0) r_k`` over the rewards it owns and its bootstrap

@@ -251,14 +251,6 @@ class World(mesa.Model):
         self.agent_return = np.zeros(n, dtype=np.float64)
         self.generation = np.zeros(n, dtype=np.int64)
 
-    def _window(self, idx: int, t0: float, t1: float, closed: bool) -> tuple[float, float]:
-        disc, total = self.ledger.window(t0, t1, self.gamma, closed)
-        own = self._own_rewards.get(idx)
-        if own is not None:
-            d2, t2 = own.window(t0, t1, self.gamma, closed)
-            disc, total = disc + d2, total + t2
-        return disc, total
-
     def _close(
         self,
         idx: np.ndarray,
