@@ -14,6 +14,7 @@ WORLD_MODULES = MappingProxyType(
         "box_pushing": "dmarl_des.worlds.box_pushing",
         "consensus": "dmarl_des.worlds.consensus",
         "coverage": "dmarl_des.worlds.coverage",
+        "swarm": "dmarl_des.worlds.swarm",
     }
 )
 """World name -> module defining ``WORLD`` (the World subclass)."""

@@ -1,0 +1,96 @@
+"""Swarm: a minimal messaging swarm with timed macro-actions, the world the performance suite measures.
+
+Each agent holds a small state vector. A macro-action lasts a duration known when it starts (its
+index and the agent's speed set it; ``lockstep`` makes every duration equal, so all agents decide
+together). When it ends the agent's state drifts, it broadcasts its state to its neighbours
+(default: a ring with 4 neighbours on each side) and the team earns 1. An observation is the
+agent's state, the mean of the states it received since its last decision, and a fixed random
+projection of both (``obs_size`` features in all). The semantics are simple on purpose, so that a
+hand-written simulation of the same world can be compared with it (``benchmarks/``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from dmarl_des.net import MessageKind, Topology, ring
+from dmarl_des.scenario import WorldParams
+from dmarl_des.world import World
+
+STATE_SIZE = 4
+
+
+class SwarmParams(WorldParams):
+    """`world.*` keys of the swarm."""
+
+    name: Literal["swarm"] = "swarm"
+    obs_size: int = Field(32, ge=2 * STATE_SIZE)
+    n_macro: int = Field(8, ge=1)
+    base_duration: float = Field(1.0, gt=0.0)
+    spread: float = Field(0.5, ge=0.0, lt=2.0)
+    lockstep: bool = False
+    ring_k: int = Field(4, ge=1, description="neighbours on each side when net.topology.kind=world")
+
+
+class SwarmWorld(World):
+    """Agents that act for known durations and gossip their state when each macro-action ends."""
+
+    Params = SwarmParams
+    timed = True
+    message_kinds = {"state": MessageKind("state", (STATE_SIZE,), "float32", 64)}
+
+    def setup(self) -> None:
+        self.obs_dim = self.params.obs_size
+        self.state_dim = STATE_SIZE
+
+    def macro_action_names(self) -> list[str]:
+        return [f"act_{a}" for a in range(self.params.n_macro)]
+
+    def build_topology(self, episode: int) -> Topology:
+        if self.scenario.net.topology.kind == "world":
+            return ring(len(self.sim_agents), self.params.ring_k)
+        return super().build_topology(episode)
+
+    def reset_episode(self, episode: int) -> None:
+        n = len(self.sim_agents)
+        rng = self.streams.fresh("world", episode)
+        self.state = rng.normal(size=(n, STATE_SIZE)).astype(np.float32)
+        self.speed = rng.uniform(0.8, 1.2, size=n)
+        width = self.params.obs_size - 2 * STATE_SIZE
+        self.projection = (rng.normal(size=(2 * STATE_SIZE, width)) / np.sqrt(8)).astype(np.float32)
+        self.drift = rng.normal(scale=0.1, size=(self.params.n_macro, STATE_SIZE)).astype(np.float32)
+        self.last_action = np.zeros(n, dtype=np.int64)
+
+    def observe_many(self, idx: np.ndarray) -> np.ndarray:
+        received = np.zeros((len(idx), STATE_SIZE), dtype=np.float32)
+        if self.network is not None:
+            rows, _src, _t, payloads = self.network.drain_many(idx)
+            if len(rows):
+                counts = np.bincount(rows, minlength=len(idx)).astype(np.float32)
+                np.add.at(received, rows, payloads)
+                received /= np.maximum(counts, 1.0)[:, None]
+        features = np.concatenate([self.state[idx], received], axis=1)
+        return np.concatenate([features, np.tanh(features @ self.projection)], axis=1)
+
+    def begin_many(self, idx: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        self.last_action[idx] = actions
+        p = self.params
+        if p.lockstep:
+            return np.full(len(idx), p.base_duration)
+        frac = actions / max(p.n_macro - 1, 1) - 0.5
+        return p.base_duration * (1.0 + p.spread * frac) * self.speed[idx]
+
+    def end_many(self, idx: np.ndarray) -> None:
+        self.state[idx] += self.drift[self.last_action[idx]]
+        if self.network is not None:
+            self.network.broadcast_many(idx, "state", self.state[idx])
+        self.give_reward(float(len(idx)))
+
+    def global_state(self) -> np.ndarray:
+        return self.state.mean(axis=0)
+
+
+WORLD = SwarmWorld
