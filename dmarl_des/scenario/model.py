@@ -76,6 +76,7 @@ class Scenario(Spec):
                 "policy", self.policy, "'learner' only with a learner (--learner NAME)"
             )
         self.world.check(self)
+        self.faults.check(self.n_agents)
         return self
 
     # ----------------------------------------------------------------- construction helpers

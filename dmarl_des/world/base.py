@@ -86,6 +86,7 @@ class World(mesa.Model):
         self.phase = "eval"
         self.sim_agents: list[SimAgent] = []
         self.network: Network | None = None
+        self.faults: Any = None
         self.action_override: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = (
             None
         )
@@ -380,6 +381,7 @@ class World(mesa.Model):
         if not free:
             return None
         idx = free[0]
+        self._emit_pending()  # the leaver's last transition belongs to the leaver
         old = self.sim_agents[idx]
         old.final_stats = self.agent_stats(old)
         self.cur_action[idx] = -1
@@ -678,7 +680,8 @@ class World(mesa.Model):
             return
         from dmarl_des.faults import FaultInjector
 
-        FaultInjector(self.scenario.faults, self, self.streams.fresh("faults", episode)).start()
+        rng = self.streams.fresh("faults", episode)
+        self.faults = FaultInjector(self.scenario.faults, self, rng).start()
 
     def _finish_episode(self) -> None:
         """Cut open macro-actions at the end time and emit every remaining transition as done."""
