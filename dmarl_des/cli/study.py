@@ -120,5 +120,8 @@ def study_command(args: argparse.Namespace) -> int:
         from dmarl_des.cli.report import print_report
         from dmarl_des.report import write_report
 
-        print_report(write_report(out))
+        try:
+            print_report(write_report(out))
+        except ConfigError as exc:
+            print(f"dmarl: no report: {exc}", file=sys.stderr)
     return 0 if result.ok else 1

@@ -1,0 +1,155 @@
+"""Reads a study folder: its hive partition keys with their dtypes, its tables lazily, per-run metrics.
+
+Tables live under ``OUT/<table>/<key>=<value>/…/<run_id>.parquet``. The partition values are
+typed from the folder names (all integers → Int64, all numbers → Float64, True/False → Boolean,
+else text) and given to Polars as ``hive_schema``. Temporary files of unfinished writes (names
+starting with a dot) are never read, and only runs whose ``runs`` row says ``ok`` are analysed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import polars as pl
+
+from dmarl_des.errors import ConfigError
+
+HIDDEN_PREFIX = "."
+"""Files whose names start with this are skipped (temporary files of atomic writes)."""
+
+
+def partition_schema(out: str | Path) -> dict[str, pl.DataType]:
+    """The swept keys of the study in ``out`` (in folder order) and the dtype of each."""
+    root = Path(out) / "runs"
+    if not root.is_dir():
+        raise ConfigError(
+            "study folder", str(out), "a folder holding runs/ (written by dmarl study)"
+        )
+    layouts: set[tuple[str, ...]] = set()
+    values: dict[str, set[str]] = {}
+    for path in root.rglob("*.parquet"):
+        if path.name.startswith(HIDDEN_PREFIX):
+            continue
+        pairs = [part.split("=", 1) for part in path.relative_to(root).parts[:-1]]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ConfigError("study folder", str(path.parent), "key=value partition folders")
+        layouts.add(tuple(k for k, _ in pairs))
+        for k, v in pairs:
+            values.setdefault(k, set()).add(v)
+    if len(layouts) > 1:
+        found = " and ".join(str(list(layout)) for layout in sorted(layouts))
+        raise ConfigError("study folder", str(out), f"one grid layout per folder; found {found}")
+    keys = layouts.pop() if layouts else ()
+    return {key: infer_dtype(values[key]) for key in keys}
+
+
+def infer_dtype(texts: Iterable[str]) -> pl.DataType:
+    """The narrowest dtype that reads every partition value: Int64, Float64, Boolean or Utf8."""
+    texts = list(texts)
+
+    def parses(kind: type) -> bool:
+        try:
+            for text in texts:
+                kind(text)
+        except ValueError:
+            return False
+        return True
+
+    if texts and parses(int):
+        return pl.Int64()
+    if texts and parses(float):
+        return pl.Float64()
+    if texts and set(texts) <= {"True", "False"}:
+        return pl.Boolean()
+    return pl.Utf8()
+
+
+def scan_table(
+    out: str | Path, table: str, schema: Mapping[str, pl.DataType] | None = None
+) -> pl.LazyFrame:
+    """A lazy frame over every run's file of ``table``, with the partition keys as typed columns."""
+    schema = partition_schema(out) if schema is None else schema
+    folder = Path(out) / table
+    if not folder.is_dir():
+        known = sorted(p.name for p in Path(out).iterdir() if p.is_dir() and p.name != "report")
+        raise ConfigError("table", table, f"a table of this study: {', '.join(known)}")
+    return pl.scan_parquet(
+        f"{folder}/**/*.parquet",
+        hive_partitioning=True,
+        hive_schema=dict(schema) or None,
+        hidden_file_prefix=HIDDEN_PREFIX,
+        try_parse_hive_dates=False,
+    )
+
+
+def split_metric(metric: str) -> tuple[str, str]:
+    """``"episodes.team_return"`` → ("episodes", "team_return")."""
+    table, sep, column = metric.partition(".")
+    if not sep or not table or not column:
+        raise ConfigError("metric", metric, "TABLE.COLUMN, e.g. episodes.team_return")
+    return table, column
+
+
+def run_metrics(
+    runs: pl.DataFrame,
+    tables: Mapping[str, pl.DataFrame],
+    metrics: Sequence[str],
+    keys: Sequence[str],
+) -> pl.DataFrame:
+    """One row per completed run: ``run_id, seed, *keys`` and each metric's mean over the run.
+
+    Rows of a table with an ``episode`` column count only the run's evaluation episodes when it
+    has any (``episodes.phase == "eval"``), else all its episodes. Runs whose status is not ok
+    are left out.
+    """
+    out = runs.filter(pl.col("status") == "ok").select("run_id", "seed", *keys)
+    episodes = tables.get("episodes")
+    chosen = None
+    if episodes is not None and {"phase", "episode"} <= set(episodes.columns):
+        is_eval = pl.col("phase") == "eval"
+        chosen = episodes.filter(is_eval | ~is_eval.any().over("run_id")).select(
+            "run_id", "episode"
+        )
+    for metric in metrics:
+        table, column = split_metric(metric)
+        frame = tables.get(table)
+        if frame is None or column not in frame.columns:
+            raise ConfigError("metric", metric, "a column of a table given to run_metrics")
+        if chosen is not None and "episode" in frame.columns:
+            frame = frame.join(chosen, on=["run_id", "episode"], how="semi")
+        per_run = frame.group_by("run_id").agg(pl.col(column).cast(pl.Float64).mean().alias(metric))
+        out = out.join(per_run, on="run_id", how="left")
+    return out.sort([*keys, "seed", "run_id"])
+
+
+def load_run_metrics(
+    out: str | Path, metrics: Sequence[str]
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, pl.DataType]]:
+    """Read a study folder: (runs table, per-run metrics, partition schema)."""
+    schema = partition_schema(out)
+    keys = list(schema)
+    runs = scan_table(out, "runs", schema).collect()
+    ok_ids = runs.filter(pl.col("status") == "ok").select("run_id")
+    needed: dict[str, set[str]] = {}
+    for metric in metrics:
+        table, column = split_metric(metric)
+        needed.setdefault(table, set()).add(column)
+    if ok_ids.height == 0:  # nothing completed: no table needs reading
+        empty = runs.head(0).select("run_id", "seed", *keys)
+        return runs, empty.with_columns(pl.lit(None, pl.Float64).alias(m) for m in metrics), schema
+    if "episodes" not in needed and (Path(out) / "episodes").is_dir():
+        needed["episodes"] = set()  # to choose each run's evaluation episodes
+    tables: dict[str, pl.DataFrame] = {}
+    for table, columns in needed.items():
+        lazy = scan_table(out, table, schema)
+        names = lazy.collect_schema().names()
+        missing = sorted(c for c in columns if c not in names)
+        if missing:
+            raise ConfigError(
+                "metric", f"{table}.{missing[0]}", f"a column of {table}: {', '.join(names)}"
+            )
+        extra = [c for c in ("episode", "phase") if c in names]
+        select = ["run_id", *extra, *sorted(columns - set(extra))]
+        tables[table] = lazy.select(select).join(ok_ids.lazy(), on="run_id", how="semi").collect()
+    return runs, run_metrics(runs, tables, metrics, keys), schema
