@@ -11,7 +11,7 @@ hand-written simulation of the same world can be compared with it (``benchmarks/
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -40,7 +40,9 @@ class SwarmWorld(World):
 
     Params = SwarmParams
     timed = True
-    message_kinds = {"state": MessageKind("state", (STATE_SIZE,), "float32", 64)}
+    message_kinds: ClassVar[dict[str, MessageKind]] = {
+        "state": MessageKind("state", (STATE_SIZE,), "float32", 64)
+    }
 
     def setup(self) -> None:
         self.obs_dim = self.params.obs_size
@@ -67,8 +69,11 @@ class SwarmWorld(World):
     def observe_many(self, idx: np.ndarray) -> np.ndarray:
         received = np.zeros((len(idx), STATE_SIZE), dtype=np.float32)
         if self.network is not None:
-            rows, _src, _t, payloads = self.network.drain_many(idx)
-            if len(rows):
+            receivers, _src, _t, payloads = self.network.drain_many(idx)
+            if len(receivers):
+                row_of = np.empty(len(self.sim_agents), dtype=np.int64)
+                row_of[idx] = np.arange(len(idx))
+                rows = row_of[receivers]
                 counts = np.bincount(rows, minlength=len(idx)).astype(np.float32)
                 np.add.at(received, rows, payloads)
                 received /= np.maximum(counts, 1.0)[:, None]

@@ -1,0 +1,87 @@
+"""What every learner is built from: common config fields, the world's dimensions, the device."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from dmarl_des.errors import ConfigError
+
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
+
+
+class LearnerConfig(BaseModel):
+    """Fields shared by every built-in learner; each algorithm adds its hyperparameters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    params: Literal["shared", "per_agent", "per_group"] = "shared"
+    agent_feature: Literal["none", "agent_id", "group"] = "none"
+    device: str = "cpu"
+    network: Literal["mlp", "gru"] = "mlp"
+    hidden: int = Field(64, gt=0)
+    lr: float = Field(5e-4, gt=0)
+    grad_clip: float = Field(10.0, gt=0)
+
+    @field_validator("device")
+    @classmethod
+    def _device_format(cls, value: str) -> str:
+        if not _DEVICE.match(value):
+            raise ValueError("device must be 'cpu', 'cuda' or 'cuda:N'")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerSpec:
+    """What the world tells a learner: its dimensions, discount, agent groups and seed."""
+
+    obs_dim: int
+    n_actions: int
+    n_agents: int
+    gamma: float
+    seed: int
+    state_dim: int = 0
+    groups: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("obs_dim", "n_actions", "n_agents"):
+            value = getattr(self, name)
+            if not isinstance(value, int | np.integer) or value < 1:
+                raise ConfigError(name, value, "a positive integer")
+        if not isinstance(self.state_dim, int | np.integer) or self.state_dim < 0:
+            raise ConfigError("state_dim", self.state_dim, "a non-negative integer")
+        if not 0.0 <= float(self.gamma) <= 1.0:
+            raise ConfigError("gamma", self.gamma, "a discount in [0, 1]")
+        if not isinstance(self.seed, int | np.integer):
+            raise ConfigError("seed", self.seed, "an integer")
+        if self.groups is not None and len(self.groups) != self.n_agents:
+            raise ConfigError(
+                "groups", f"length {len(self.groups)}", f"one group id per agent ({self.n_agents})"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able copy (for checkpoint cards)."""
+        out = asdict(self)
+        out["groups"] = None if self.groups is None else [int(g) for g in self.groups]
+        return out
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device for ``name``; a ConfigError when it is malformed or not available here."""
+    if not isinstance(name, str) or not _DEVICE.match(name):
+        raise ConfigError("learner.device", name, "'cpu', 'cuda' or 'cuda:N'")
+    if name == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ConfigError("learner.device", name, "'cpu' (CUDA is not available on this machine)")
+    device = torch.device(name)
+    count = torch.cuda.device_count()
+    if device.index is not None and device.index >= count:
+        raise ConfigError("learner.device", name, f"cuda:0 .. cuda:{count - 1}")
+    return device

@@ -1,0 +1,306 @@
+"""Mac-IPPO: independent PPO over squeezed macro-transitions with SMDP discounting.
+
+Per agent trajectory (its successive macro-transitions, ordered by start time):
+
+    δ_t = r_c,t + γ^{τ_t} · V(o'_t) − V(o_t)         (V(o'_t) = 0 at a true terminal)
+    A_t = δ_t + γ^{τ_t} λ · A_{t+1}                   (A_{t+1} = 0 where the trajectory ends:
+                                                       episode over, or cut by the rollout)
+    R_t = A_t + V(o_t)
+
+A horizon cut (done, not terminal) keeps the bootstrap V(o'_t) in δ_t. Loss per minibatch:
+−min(ρA, clip(ρ, 1±ε)A) + c_v · ½(V − R)² − c_e · H[π], ρ = π(m|o) / π_old(m|o), with π_old
+stored at act time. The actor and critic share a trunk (logits and value heads). Cadence: one
+update (``epochs`` passes of ``minibatches`` minibatches) per episode, or every ``update_every``
+transitions.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from dmarl_des.learn.act_records import ActRecords
+from dmarl_des.learn.config import LearnerConfig, LearnerSpec
+from dmarl_des.learn.masking import check_decision_batch, mask_logits, masked_argmax
+from dmarl_des.learn.networks import AgentNet, HiddenState, hidden_sizes
+from dmarl_des.learn.params import build_layout, clip_grad_per_set
+from dmarl_des.learn.protocol import DecisionEpoch, TransitionBatch
+from dmarl_des.learn.sampling import sample_masked
+from dmarl_des.learn.seeding import learner_streams
+
+
+class IPPOConfig(LearnerConfig):
+    """Mac-IPPO hyperparameters."""
+
+    name: Literal["ippo"] = "ippo"
+    lr: float = Field(3e-4, gt=0.0)
+    grad_clip: float = Field(0.5, gt=0.0)
+    update_every: int = Field(0, ge=0, description="0: once per episode; K: every K transitions")
+    gae_lambda: float = Field(0.95, ge=0.0, le=1.0)
+    clip_coef: float = Field(0.2, gt=0.0)
+    vf_coef: float = Field(0.5, ge=0.0)
+    ent_coef: float = Field(0.01, ge=0.0)
+    epochs: int = Field(4, gt=0)
+    minibatches: int = Field(4, gt=0)
+    normalize_advantage: bool = True
+
+
+def trajectory_ends(episode: np.ndarray, agent: np.ndarray, done: np.ndarray) -> np.ndarray:
+    """For rows sorted by (episode, agent, start time): True where no successor row follows."""
+    last = np.asarray(done, dtype=bool).copy()
+    if len(last):
+        changes = (episode[1:] != episode[:-1]) | (agent[1:] != agent[:-1])
+        last[:-1] |= changes
+        last[-1] = True
+    return last
+
+
+def smdp_gae(
+    reward: np.ndarray,
+    value: np.ndarray,
+    value_next: np.ndarray,
+    discount: np.ndarray,
+    terminal: np.ndarray,
+    last: np.ndarray,
+    lam: float,
+) -> np.ndarray:
+    """SMDP generalized advantage estimates for rows ordered along trajectories.
+
+    ``discount`` is γ^τ of each row; ``last`` marks rows with no successor. Row k+1 is the
+    successor of row k unless ``last[k]``. Vectorized across trajectories: one step of the
+    backward recursion per position counted from the trajectory's end.
+    """
+    n = len(reward)
+    reward, value, value_next, discount = (
+        np.asarray(x, dtype=np.float64) for x in (reward, value, value_next, discount)
+    )
+    terminal, last = np.asarray(terminal, dtype=bool), np.asarray(last, dtype=bool)
+    delta = reward + discount * np.where(terminal, 0.0, value_next) - value
+    carry = np.where(last, 0.0, discount * lam)
+    rows = np.arange(n)
+    end = np.minimum.accumulate(np.where(last, rows, n)[::-1])[::-1]
+    from_end = end - rows
+    order = np.argsort(from_end, kind="stable")
+    bounds = np.searchsorted(from_end[order], np.arange(from_end.max(initial=-1) + 2))
+    advantage = np.zeros(n + 1)
+    for depth in range(len(bounds) - 1):
+        at = order[bounds[depth] : bounds[depth + 1]]
+        advantage[at] = delta[at] + carry[at] * advantage[at + 1]
+    return advantage[:n]
+
+
+class IPPO:
+    """Mac-IPPO learner (implements the Learner protocol; ``joint = False``)."""
+
+    joint = False
+
+    def __init__(self, config: IPPOConfig, spec: LearnerSpec, device: torch.device) -> None:
+        self.config = config
+        self.spec = spec
+        self.device = device
+        self.streams = learner_streams(spec.seed)
+        self.rng = self.streams.rng
+        self.layout = build_layout(
+            config.params, config.agent_feature, spec.n_agents, spec.groups, device
+        )
+        self.net = AgentNet(
+            spec.obs_dim + self.layout.feature_dim,
+            spec.n_actions + 1,  # logits, then the value
+            hidden_sizes(config.network, config.hidden),
+            recurrent=config.network == "gru",
+            n_sets=self.layout.n_sets,
+            generator=self.streams.init,
+        ).to(device)
+        with torch.no_grad():  # near-uniform initial policy
+            self.net.head.weight[:, :, : spec.n_actions].mul_(0.01)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr, eps=1e-5)
+        h = self.net.state_size
+        self.hidden = HiddenState(spec.n_agents, h, device)
+        self.records = ActRecords(
+            spec.n_agents, spec.obs_dim, {"logp": (), "h": (h,), "h_next": (h,)}
+        )
+        self.rollout: list[dict[str, np.ndarray]] = []
+        self.rollout_size = 0
+        self.updates = 0
+        self._episode_over = False
+
+    # -- acting -----------------------------------------------------------------------------
+    def _forward(self, obs, agent_idx, h, plan=None):
+        """(logits [B, A], values [B], next recurrent state) for tensor rows."""
+        if plan is None:
+            plan = self.layout.plan(agent_idx)
+        out, h_next = self.net(self.layout.inputs(obs, agent_idx), plan, h)
+        return out[:, :-1], out[:, -1], h_next
+
+    def act(
+        self, obs: np.ndarray, agent_idx: np.ndarray, mask: np.ndarray, *, explore: bool = True
+    ) -> np.ndarray:
+        spec = self.spec
+        obs, agent_idx, mask = check_decision_batch(
+            obs, agent_idx, mask, spec.obs_dim, spec.n_actions, spec.n_agents
+        )
+        with torch.no_grad():
+            idx_t = torch.from_numpy(agent_idx).to(self.device)
+            mask_t = torch.from_numpy(mask).to(self.device)
+            h_in = self.hidden.get(idx_t)
+            logits, _, h_out = self._forward(torch.from_numpy(obs).to(self.device), idx_t, h_in)
+            logits = mask_logits(logits, mask_t)
+            noise = self.streams.noise
+            actions = (
+                sample_masked(logits, mask_t, noise) if explore else masked_argmax(logits, mask_t)
+            )
+            logp = torch.log_softmax(logits, dim=-1).gather(1, actions.unsqueeze(1)).squeeze(1)
+            self.hidden.set(idx_t, h_out)
+            actions_np = actions.cpu().numpy()
+            states = {}
+            if h_out is not None:
+                states = {"h": h_in.cpu().numpy(), "h_next": h_out.cpu().numpy()}
+            self.records.record(agent_idx, obs, actions_np, logp=logp.cpu().numpy(), **states)
+        return actions_np
+
+    def reset(self, agent_idx: np.ndarray | None = None) -> None:
+        if self.hidden.size == 0:
+            return
+        if agent_idx is None:
+            self.hidden.reset()
+        else:
+            idx = torch.as_tensor(np.asarray(agent_idx, dtype=np.int64), device=self.device)
+            self.hidden.reset(idx)
+
+    # -- experience ---------------------------------------------------------------------------
+    def observe(self, batch: TransitionBatch) -> None:
+        found, recorded = self.records.lookup(batch.agent_idx, batch.obs, batch.action)
+        if not found.all():  # no act on record: score the action under the current policy
+            recorded["logp"][~found] = self._logp_now(batch, ~found)
+        n = len(batch)
+        row = {
+            "episode": np.full(n, batch.episode, dtype=np.int64),
+            "agent": np.asarray(batch.agent_idx, dtype=np.int64),
+            "t_start": np.asarray(batch.t_start, dtype=np.float64),
+            "obs": np.asarray(batch.obs, dtype=np.float32),
+            "action": np.asarray(batch.action, dtype=np.int64),
+            "mask": np.asarray(batch.mask, dtype=bool),
+            "reward": np.asarray(batch.reward, dtype=np.float64),
+            "obs_next": np.asarray(batch.obs_next, dtype=np.float32),
+            "discount": self.spec.gamma ** np.asarray(batch.tau, dtype=np.float64),
+            "done": np.asarray(batch.done, dtype=bool),
+            "terminal": np.asarray(batch.terminal, dtype=bool),
+            **recorded,
+        }
+        self.rollout.append(row)
+        self.rollout_size += n
+
+    def _logp_now(self, batch: TransitionBatch, rows: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            idx = torch.from_numpy(np.asarray(batch.agent_idx[rows], dtype=np.int64)).to(
+                self.device
+            )
+            obs = torch.from_numpy(np.asarray(batch.obs[rows], dtype=np.float32)).to(self.device)
+            mask = torch.from_numpy(np.asarray(batch.mask[rows])).to(self.device)
+            action = torch.from_numpy(np.asarray(batch.action[rows], dtype=np.int64)).to(
+                self.device
+            )
+            h = None if self.hidden.size == 0 else obs.new_zeros(len(idx), self.hidden.size)
+            logits, _, _ = self._forward(obs, idx, h)
+            logp = torch.log_softmax(mask_logits(logits, mask), dim=-1)
+            return logp.gather(1, action.unsqueeze(1)).squeeze(1).cpu().numpy()
+
+    def observe_epoch(self, epoch: DecisionEpoch) -> None:
+        """Independent learner: joint epochs are not used."""
+
+    def end_episode(self, episode: int) -> None:
+        self._episode_over = self.rollout_size > 0
+
+    def ready(self) -> bool:
+        if self.config.update_every > 0:
+            return self.rollout_size >= self.config.update_every
+        return self._episode_over and self.rollout_size > 0
+
+    # -- learning -----------------------------------------------------------------------------
+    def update(self) -> dict[str, float]:
+        cfg = self.config
+        if not self.rollout:
+            raise RuntimeError("IPPO.update() called with no transitions; check ready() first")
+        data = {k: np.concatenate([r[k] for r in self.rollout]) for k in self.rollout[0]}
+        self.rollout, self.rollout_size, self._episode_over = [], 0, False
+        order = np.lexsort((data["t_start"], data["agent"], data["episode"]))
+        data = {k: v[order] for k, v in data.items()}
+        last = trajectory_ends(data["episode"], data["agent"], data["done"])
+        t = {k: torch.from_numpy(v).to(self.device) for k, v in data.items()}
+        t["reward"], t["discount"] = t["reward"].float(), t["discount"].float()
+        h, h_next = t.get("h"), t.get("h_next")
+        if self.hidden.size == 0:
+            h = h_next = None
+        with torch.no_grad():
+            plan = self.layout.plan(t["agent"])
+            _, value, _ = self._forward(t["obs"], t["agent"], h, plan)
+            _, value_next, _ = self._forward(t["obs_next"], t["agent"], h_next, plan)
+        advantage = smdp_gae(
+            data["reward"],
+            value.cpu().numpy(),
+            value_next.cpu().numpy(),
+            data["discount"],
+            data["terminal"],
+            last,
+            cfg.gae_lambda,
+        )
+        advantage_t = torch.from_numpy(advantage).float().to(self.device)
+        returns = advantage_t + value
+        n = len(order)
+        sums = dict.fromkeys(
+            ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_frac", "grad_norm"),
+            0.0,
+        )
+        steps = 0
+        for _ in range(cfg.epochs):
+            for mb_np in np.array_split(self.rng.permutation(n), min(cfg.minibatches, n)):
+                mb = torch.from_numpy(mb_np).to(self.device)
+                logits, v, _ = self._forward(
+                    t["obs"][mb], t["agent"][mb], None if h is None else h[mb]
+                )
+                logp_all = torch.log_softmax(mask_logits(logits, t["mask"][mb]), dim=-1)
+                logp = logp_all.gather(1, t["action"][mb].unsqueeze(1)).squeeze(1)
+                entropy = -(logp_all.exp() * logp_all).sum(dim=1).mean()
+                adv = advantage_t[mb]
+                if cfg.normalize_advantage and len(mb_np) > 1:
+                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                log_ratio = logp - t["logp"][mb]
+                ratio = log_ratio.exp()
+                clipped = ratio.clamp(1.0 - cfg.clip_coef, 1.0 + cfg.clip_coef)
+                policy_loss = -torch.minimum(ratio * adv, clipped * adv).mean()
+                value_loss = 0.5 * (v - returns[mb]).pow(2).mean()
+                loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = clip_grad_per_set(
+                    self.net.parameters(), cfg.grad_clip, self.layout.n_sets
+                )
+                self.optimizer.step()
+                with torch.no_grad():
+                    sums["loss"] += float(loss)
+                    sums["policy_loss"] += float(policy_loss)
+                    sums["value_loss"] += float(value_loss)
+                    sums["entropy"] += float(entropy)
+                    sums["approx_kl"] += float(((ratio - 1.0) - log_ratio).mean())
+                    sums["clip_frac"] += float(((ratio - 1.0).abs() > cfg.clip_coef).float().mean())
+                    sums["grad_norm"] += grad_norm
+                steps += 1
+        self.updates += 1
+        return {"samples": float(n), **{k: v / steps for k, v in sums.items()}}
+
+    # -- persistence --------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "algorithm": "ippo",
+            "nets": {"net": self.net.state_dict()},
+            "optimizer": self.optimizer.state_dict(),
+            "counters": {"updates": self.updates},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.net.load_state_dict(state["nets"]["net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.updates = int(state["counters"]["updates"])

@@ -1,0 +1,206 @@
+"""Mac-IQL: independent double DQN over squeezed macro-transitions with SMDP discounting.
+
+Each agent's macro-transition (o, m, r_c, o', τ) trains its own Q (own parameters or shared):
+
+    y = r_c + γ^τ · Q_target(o', argmax_{m' ∈ mask'} Q(o', m'))      (y = r_c at a true terminal)
+    loss = Huber(Q(o, m) − y)
+
+A horizon cut (done, not terminal) bootstraps. Replay is a numpy ring buffer; exploration is
+ε-greedy with ε linear in the number of exploring decisions; one update every ``train_every``
+stored transitions once ``learning_starts`` are stored; the target net is synced every
+``target_every`` updates (Polyak rate ``polyak``; 1 = copy).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from dmarl_des.learn.act_records import ActRecords
+from dmarl_des.learn.config import LearnerConfig, LearnerSpec
+from dmarl_des.learn.masking import masked_argmax
+from dmarl_des.learn.params import clip_grad_per_set
+from dmarl_des.learn.protocol import DecisionEpoch, TransitionBatch
+from dmarl_des.learn.q_agents import AgentQ, td_loss
+from dmarl_des.learn.replay import ReplayBuffer
+from dmarl_des.learn.sampling import LinearSchedule
+from dmarl_des.learn.seeding import learner_streams
+
+
+class IQLConfig(LearnerConfig):
+    """Mac-IQL hyperparameters (counts are transitions unless said otherwise)."""
+
+    name: Literal["iql"] = "iql"
+    buffer_size: int = Field(50_000, gt=0)
+    batch_size: int = Field(64, gt=0)
+    learning_starts: int = Field(500, ge=0)
+    train_every: int = Field(4, gt=0)
+    target_every: int = Field(200, gt=0, description="updates between target syncs")
+    polyak: float = Field(1.0, gt=0.0, le=1.0)
+    eps_start: float = Field(1.0, ge=0.0, le=1.0)
+    eps_end: float = Field(0.05, ge=0.0, le=1.0)
+    eps_decay: int = Field(10_000, ge=0, description="exploring decisions from start to end")
+    loss: Literal["huber", "mse"] = "huber"
+    huber_delta: float = Field(1.0, gt=0.0)
+
+
+def double_q_target(
+    reward: torch.Tensor,
+    discount: torch.Tensor,
+    terminal: torch.Tensor,
+    q_next_online: torch.Tensor,
+    q_next_target: torch.Tensor,
+    mask_next: torch.Tensor,
+) -> torch.Tensor:
+    """r_c + γ^τ · Q_target(o', argmax over allowed m' of Q_online(o', m')); no bootstrap at a
+    true terminal (nor where o' allows no action)."""
+    best = masked_argmax(q_next_online, mask_next)
+    next_value = q_next_target.gather(1, best.unsqueeze(1)).squeeze(1)
+    bootstrap = ~terminal & mask_next.any(dim=1)
+    return reward + discount * torch.where(bootstrap, next_value, torch.zeros_like(next_value))
+
+
+class IQL:
+    """Mac-IQL learner (implements the Learner protocol; ``joint = False``)."""
+
+    joint = False
+
+    def __init__(self, config: IQLConfig, spec: LearnerSpec, device: torch.device) -> None:
+        self.config = config
+        self.spec = spec
+        self.device = device
+        self.streams = learner_streams(spec.seed)
+        self.rng = self.streams.rng
+        self.agents = AgentQ(config, spec, device, self.streams)
+        self.optimizer = torch.optim.Adam(self.agents.online.parameters(), lr=config.lr)
+        self.epsilon = LinearSchedule(config.eps_start, config.eps_end, config.eps_decay)
+        d, a, h = spec.obs_dim, spec.n_actions, self.agents.state_size
+        columns = {
+            "agent": ((), np.int64),
+            "obs": ((d,), np.float32),
+            "action": ((), np.int64),
+            "reward": ((), np.float32),
+            "obs_next": ((d,), np.float32),
+            "mask_next": ((a,), np.bool_),
+            "discount": ((), np.float32),
+            "terminal": ((), np.bool_),
+        }
+        if h:
+            columns |= {"h": ((h,), np.float32), "h_next": ((h,), np.float32)}
+        self.replay = ReplayBuffer(config.buffer_size, columns)
+        self.records = ActRecords(spec.n_agents, d, {"h": (h,), "h_next": (h,)}) if h else None
+        self.decisions = 0  # exploring decisions taken (drives ε)
+        self.updates = 0
+        self._credit = 0  # transitions stored since the last update
+
+    # -- acting -----------------------------------------------------------------------------
+    def act(
+        self, obs: np.ndarray, agent_idx: np.ndarray, mask: np.ndarray, *, explore: bool = True
+    ) -> np.ndarray:
+        epsilon = self.epsilon(self.decisions) if explore else 0.0
+        actions, h_in, h_out = self.agents.act(obs, agent_idx, mask, epsilon)
+        if explore:
+            self.decisions += len(actions)
+        if self.records is not None:
+            self.records.record(np.asarray(agent_idx), obs, actions, h=h_in, h_next=h_out)
+        return actions
+
+    def reset(self, agent_idx: np.ndarray | None = None) -> None:
+        self.agents.reset(agent_idx)
+
+    # -- experience ---------------------------------------------------------------------------
+    def observe(self, batch: TransitionBatch) -> None:
+        rows = {
+            "agent": batch.agent_idx,
+            "obs": batch.obs,
+            "action": batch.action,
+            "reward": batch.reward,
+            "obs_next": batch.obs_next,
+            "mask_next": batch.mask_next,
+            "discount": self.spec.gamma ** np.asarray(batch.tau, dtype=np.float64),
+            "terminal": batch.terminal,
+        }
+        if self.records is not None:
+            _, states = self.records.lookup(batch.agent_idx, batch.obs, batch.action)
+            rows |= states
+        self.replay.add(**rows)
+        if len(self.replay) >= self.config.learning_starts:
+            self._credit += len(batch)
+
+    def observe_epoch(self, epoch: DecisionEpoch) -> None:
+        """Independent learner: joint epochs are not used."""
+
+    def end_episode(self, episode: int) -> None:
+        """Nothing to do: updates follow the transition count."""
+
+    def ready(self) -> bool:
+        enough = len(self.replay) >= max(self.config.learning_starts, self.config.batch_size)
+        return enough and self._credit >= self.config.train_every
+
+    # -- learning -----------------------------------------------------------------------------
+    def update(self) -> dict[str, float]:
+        cfg = self.config
+        if len(self.replay) == 0:
+            raise RuntimeError("IQL.update() called with no transitions; check ready() first")
+        self._credit = max(0, self._credit - cfg.train_every)
+        b = {
+            k: torch.from_numpy(v).to(self.device)
+            for k, v in self.replay.sample(cfg.batch_size, self.rng).items()
+        }
+        agents = self.agents
+        plan = agents.layout.plan(b["agent"])
+        q_all, _ = agents.q_values(agents.online, b["obs"], b["agent"], b.get("h"), plan)
+        q_taken = q_all.gather(1, b["action"].unsqueeze(1)).squeeze(1)
+        with torch.no_grad():
+            h_next = b.get("h_next")
+            q_next_online, _ = agents.q_values(
+                agents.online, b["obs_next"], b["agent"], h_next, plan
+            )
+            q_next_target, _ = agents.q_values(
+                agents.target, b["obs_next"], b["agent"], h_next, plan
+            )
+            target = double_q_target(
+                b["reward"],
+                b["discount"],
+                b["terminal"],
+                q_next_online,
+                q_next_target,
+                b["mask_next"],
+            )
+        loss = td_loss(q_taken, target, cfg.loss, cfg.huber_delta)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = clip_grad_per_set(
+            agents.online.parameters(), cfg.grad_clip, agents.layout.n_sets
+        )
+        self.optimizer.step()
+        self.updates += 1
+        if self.updates % cfg.target_every == 0:
+            agents.sync_target(cfg.polyak)
+        loss_value = float(loss.detach())
+        return {
+            "samples": float(cfg.batch_size),
+            "loss": loss_value,
+            "q_loss": loss_value,
+            "q_mean": float(q_taken.detach().mean()),
+            "grad_norm": grad_norm,
+            "epsilon": float(self.epsilon(self.decisions)),
+        }
+
+    # -- persistence --------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "algorithm": "iql",
+            "nets": self.agents.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "counters": {"decisions": self.decisions, "updates": self.updates},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.agents.load_state_dict(state["nets"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.decisions = int(state["counters"]["decisions"])
+        self.updates = int(state["counters"]["updates"])

@@ -1,0 +1,73 @@
+"""A feed-forward policy for inference only (no learning): masked softmax over MLP logits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from dmarl_des.learn.config import resolve_device
+from dmarl_des.learn.masking import check_decision_batch, mask_logits, masked_argmax
+from dmarl_des.learn.networks import AgentNet
+from dmarl_des.learn.params import build_layout
+from dmarl_des.learn.sampling import sample_masked
+from dmarl_des.learn.seeding import learner_streams
+
+
+class MLPPolicy:
+    """Random-initialized (or loaded) MLP policy under a parameter mode; one kernel per batch.
+
+    ``act(explore=True)`` samples from the masked softmax (Gumbel-max); ``explore=False`` is greedy.
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        n_actions: int,
+        hidden: Sequence[int] = (64, 64),
+        *,
+        params_mode: str = "shared",
+        n_agents: int = 1,
+        groups: Sequence[int] | np.ndarray | None = None,
+        device: str = "cpu",
+        seed: int = 0,
+    ) -> None:
+        self.obs_dim, self.n_actions, self.n_agents = int(obs_dim), int(n_actions), int(n_agents)
+        self.device = resolve_device(device)
+        self.streams = learner_streams(seed)
+        self.layout = build_layout(params_mode, "none", self.n_agents, groups, self.device)
+        self.net = AgentNet(
+            self.obs_dim,
+            self.n_actions,
+            tuple(hidden),
+            recurrent=False,
+            n_sets=self.layout.n_sets,
+            generator=self.streams.init,
+        ).to(self.device)
+        self.net.requires_grad_(False)
+
+    def act(
+        self, obs: np.ndarray, agent_idx: np.ndarray, mask: np.ndarray, *, explore: bool = True
+    ) -> np.ndarray:
+        obs, agent_idx, mask = check_decision_batch(
+            obs, agent_idx, mask, self.obs_dim, self.n_actions, self.n_agents
+        )
+        with torch.no_grad():
+            idx = torch.from_numpy(agent_idx).to(self.device)
+            mask_t = torch.from_numpy(mask).to(self.device)
+            logits, _ = self.net(torch.from_numpy(obs).to(self.device), self.layout.plan(idx))
+            if explore:
+                actions = sample_masked(mask_logits(logits, mask_t), mask_t, self.streams.noise)
+            else:
+                actions = masked_argmax(logits, mask_t)
+        return actions.cpu().numpy()
+
+    def reset(self, agent_idx: np.ndarray | None = None) -> None:
+        """Feed-forward: nothing to forget."""
+
+    def state_dict(self) -> dict:
+        return {"net": self.net.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.net.load_state_dict(state["net"])

@@ -1,0 +1,118 @@
+"""Decentralized per-agent Q-networks (online and target) with ε-greedy acting and recurrent state.
+
+Used by Mac-IQL, VDN and QMIX alike: execution always uses only the acting agent's own Q-values.
+A recurrent ('gru') agent carries a hidden state from one of its decisions to the next; updates
+re-run the cell one step from the state stored at decision time (stored-state replay).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+
+from dmarl_des.learn.config import LearnerConfig, LearnerSpec
+from dmarl_des.learn.masking import check_decision_batch
+from dmarl_des.learn.networks import AgentNet, HiddenState, SetPlan, hidden_sizes
+from dmarl_des.learn.params import ParamLayout, build_layout
+from dmarl_des.learn.sampling import epsilon_greedy
+from dmarl_des.learn.seeding import LearnerStreams
+
+
+def td_loss(value: torch.Tensor, target: torch.Tensor, kind: str, delta: float) -> torch.Tensor:
+    """Mean TD loss: Huber (quadratic within ``delta``, linear beyond) or squared error."""
+    if kind == "mse":
+        return torch.nn.functional.mse_loss(value, target)
+    return torch.nn.functional.huber_loss(value, target, delta=delta)
+
+
+class AgentQ:
+    """Q(o_i, ·) for every agent under a parameter mode; online net, target net, per-agent state."""
+
+    def __init__(
+        self,
+        config: LearnerConfig,
+        spec: LearnerSpec,
+        device: torch.device,
+        streams: LearnerStreams,
+    ) -> None:
+        self.spec = spec
+        self.device = device
+        self.noise = streams.noise
+        self.layout: ParamLayout = build_layout(
+            config.params, config.agent_feature, spec.n_agents, spec.groups, device
+        )
+        self.online = AgentNet(
+            spec.obs_dim + self.layout.feature_dim,
+            spec.n_actions,
+            hidden_sizes(config.network, config.hidden),
+            recurrent=config.network == "gru",
+            n_sets=self.layout.n_sets,
+            generator=streams.init,
+        ).to(device)
+        self.target = copy.deepcopy(self.online).requires_grad_(False)
+        self.state_size = self.online.state_size
+        self.hidden = HiddenState(spec.n_agents, self.state_size, device)
+        # the recurrent state each agent's latest decision started from (joint learners store it)
+        self.decision_state = torch.zeros(spec.n_agents, self.state_size, device=device)
+
+    def q_values(
+        self,
+        net: AgentNet,
+        obs: torch.Tensor,
+        agent_idx: torch.Tensor,
+        h: torch.Tensor | None,
+        plan: SetPlan | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Q-values [B, A] and next recurrent state of rows ``obs`` of agents ``agent_idx``."""
+        if plan is None:
+            plan = self.layout.plan(agent_idx)
+        return net(self.layout.inputs(obs, agent_idx), plan, h)
+
+    def act(
+        self, obs: np.ndarray, agent_idx: np.ndarray, mask: np.ndarray, epsilon: float
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """(actions [B], recurrent state before [B, H], after [B, H]); states None for an MLP."""
+        spec = self.spec
+        obs, agent_idx, mask = check_decision_batch(
+            obs, agent_idx, mask, spec.obs_dim, spec.n_actions, spec.n_agents
+        )
+        with torch.no_grad():
+            obs_t = torch.from_numpy(obs).to(self.device)
+            idx_t = torch.from_numpy(agent_idx).to(self.device)
+            mask_t = torch.from_numpy(mask).to(self.device)
+            h_in = self.hidden.get(idx_t)
+            q, h_out = self.q_values(self.online, obs_t, idx_t, h_in)
+            actions = epsilon_greedy(q, mask_t, epsilon, self.noise)
+            if h_out is None:
+                return actions.cpu().numpy(), None, None
+            self.hidden.set(idx_t, h_out)
+            self.decision_state[idx_t] = h_in
+            return actions.cpu().numpy(), h_in.cpu().numpy(), h_out.cpu().numpy()
+
+    def reset(self, agent_idx: np.ndarray | None = None) -> None:
+        """Forget recurrent state of all agents (None) or of the given ones."""
+        if self.state_size == 0:
+            return
+        if agent_idx is None:
+            self.hidden.reset()
+        else:
+            idx = torch.as_tensor(np.asarray(agent_idx, dtype=np.int64), device=self.device)
+            self.hidden.reset(idx)
+
+    def sync_target(self, polyak: float) -> None:
+        """target ← polyak · online + (1 − polyak) · target (a copy when polyak = 1)."""
+        with torch.no_grad():
+            for tgt, src in zip(self.target.parameters(), self.online.parameters(), strict=True):
+                if polyak >= 1.0:
+                    tgt.copy_(src)
+                else:
+                    tgt.lerp_(src, polyak)
+
+    def state_dict(self) -> dict:
+        return {"online": self.online.state_dict(), "target": self.target.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.online.load_state_dict(state["online"])
+        self.target.load_state_dict(state["target"])

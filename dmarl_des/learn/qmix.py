@@ -1,0 +1,225 @@
+"""QMIX over asynchronous macro-actions: per-agent Qs mixed monotonically, conditioned on the state.
+
+Same joint transitions and conditional target as VDN (see vdn.py), with the sum replaced by a
+mixing network whose weights come from hypernetworks of the global state s (training only):
+
+    Q_tot(q, s) = w2(s)ᵀ · elu(W1(s)ᵀ q + b1(s)) + b2(s),   W1 = |hyper_1(s)|, w2 = |hyper_2(s)|
+    y           = R + γ^τ · Q_tot,target(q'_target, s')      (y = R at a true terminal)
+
+The absolute values keep ∂Q_tot/∂q_i ≥ 0, so each agent's greedy action is the joint greedy one.
+Agents not alive (or without an action yet) enter the mixer with q_i = 0.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+from torch import nn
+
+from dmarl_des.errors import ConfigError
+from dmarl_des.learn.config import LearnerSpec
+from dmarl_des.learn.joint_replay import EpochReplay, conditional_next_q
+from dmarl_des.learn.networks import StackedLinear
+from dmarl_des.learn.params import clip_grad_per_set
+from dmarl_des.learn.protocol import DecisionEpoch, TransitionBatch
+from dmarl_des.learn.q_agents import AgentQ, td_loss
+from dmarl_des.learn.sampling import LinearSchedule
+from dmarl_des.learn.seeding import learner_streams
+from dmarl_des.learn.vdn import VDNConfig
+
+
+class QMIXConfig(VDNConfig):
+    """QMIX hyperparameters: VDN's plus the mixer's sizes."""
+
+    name: Literal["qmix"] = "qmix"  # type: ignore[assignment]
+    mixer_embed: int = Field(32, gt=0)
+    hypernet_hidden: int = Field(64, gt=0)
+
+
+class Mixer(nn.Module):
+    """The monotonic mixing network; its weights are produced from the state by hypernetworks."""
+
+    def __init__(
+        self, n_agents: int, state_dim: int, embed: int, hyper: int, generator: torch.Generator
+    ) -> None:
+        super().__init__()
+        self.n_agents, self.embed = n_agents, embed
+
+        def linear(a: int, b: int) -> StackedLinear:
+            return StackedLinear(1, a, b, generator)
+
+        self.hyper_w1 = nn.ModuleList([linear(state_dim, hyper), linear(hyper, n_agents * embed)])
+        self.hyper_b1 = linear(state_dim, embed)
+        self.hyper_w2 = nn.ModuleList([linear(state_dim, hyper), linear(hyper, embed)])
+        self.hyper_b2 = nn.ModuleList([linear(state_dim, embed), linear(embed, 1)])
+
+    @staticmethod
+    def _two_layer(layers: nn.ModuleList, s: torch.Tensor) -> torch.Tensor:
+        return layers[1](torch.relu(layers[0](s, None)), None)
+
+    def forward(self, q: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """Q_tot [B] from agent Qs [B, N] and states [B, S]."""
+        batch = q.shape[0]
+        w1 = self._two_layer(self.hyper_w1, state).abs().view(batch, self.n_agents, self.embed)
+        b1 = self.hyper_b1(state, None).view(batch, 1, self.embed)
+        hidden = nn.functional.elu(torch.bmm(q.view(batch, 1, self.n_agents), w1) + b1)
+        w2 = self._two_layer(self.hyper_w2, state).abs().view(batch, self.embed, 1)
+        b2 = self._two_layer(self.hyper_b2, state).view(batch, 1, 1)
+        return (torch.bmm(hidden, w2) + b2).view(batch)
+
+
+class QMIX:
+    """QMIX learner (implements the Learner protocol; ``joint = True``)."""
+
+    joint = True
+
+    def __init__(self, config: QMIXConfig, spec: LearnerSpec, device: torch.device) -> None:
+        if spec.state_dim < 1:
+            raise ConfigError("state_dim", spec.state_dim, "a positive global state size for QMIX")
+        self.config = config
+        self.spec = spec
+        self.device = device
+        self.streams = learner_streams(spec.seed)
+        self.rng = self.streams.rng
+        self.agents = AgentQ(config, spec, device, self.streams)
+        self.mixer = Mixer(
+            spec.n_agents,
+            spec.state_dim,
+            config.mixer_embed,
+            config.hypernet_hidden,
+            self.streams.init,
+        ).to(device)
+        self.target_mixer = copy.deepcopy(self.mixer).requires_grad_(False)
+        self.optimizer = torch.optim.Adam(
+            [*self.agents.online.parameters(), *self.mixer.parameters()], lr=config.lr
+        )
+        self.epsilon = LinearSchedule(config.eps_start, config.eps_end, config.eps_decay)
+        self.replay = EpochReplay(
+            config.buffer_size,
+            spec.n_agents,
+            spec.obs_dim,
+            spec.n_actions,
+            spec.state_dim,
+            self.agents.state_size,
+            spec.gamma,
+        )
+        self.decisions = 0
+        self.updates = 0
+        self._credit = 0
+
+    def act(
+        self, obs: np.ndarray, agent_idx: np.ndarray, mask: np.ndarray, *, explore: bool = True
+    ) -> np.ndarray:
+        epsilon = self.epsilon(self.decisions) if explore else 0.0
+        actions, _, _ = self.agents.act(obs, agent_idx, mask, epsilon)
+        if explore:
+            self.decisions += len(actions)
+        return actions
+
+    def reset(self, agent_idx: np.ndarray | None = None) -> None:
+        self.agents.reset(agent_idx)
+
+    def observe(self, batch: TransitionBatch) -> None:
+        """Per-agent transitions are not used: QMIX learns from decision epochs."""
+
+    def observe_epoch(self, epoch: DecisionEpoch) -> None:
+        h = self.agents.decision_state.cpu().numpy() if self.agents.state_size else None
+        linked = self.replay.add(epoch, h)
+        if linked and self.replay.n_transitions >= self.config.learning_starts:
+            self._credit += 1
+
+    def end_episode(self, episode: int) -> None:
+        self.replay.end_episode()
+
+    def ready(self) -> bool:
+        cfg = self.config
+        enough = self.replay.n_transitions >= max(cfg.learning_starts, 1)
+        return enough and self._credit >= cfg.train_every
+
+    def update(self) -> dict[str, float]:
+        cfg = self.config
+        if self.replay.n_transitions == 0:
+            raise RuntimeError(
+                "QMIX.update() called with no joint transitions; check ready() first"
+            )
+        self._credit = max(0, self._credit - cfg.train_every)
+        b = {
+            k: torch.from_numpy(v).to(self.device)
+            for k, v in self.replay.sample(cfg.batch_size, self.rng).items()
+        }
+        agents, n_agents = self.agents, self.spec.n_agents
+        batch = cfg.batch_size
+        agent = torch.arange(n_agents, device=self.device).repeat(batch)
+        plan = agents.layout.plan(agent)
+
+        def q_of(net, obs, h):
+            flat_h = None if h is None else h.reshape(batch * n_agents, -1)
+            q, _ = agents.q_values(net, obs.reshape(batch * n_agents, -1), agent, flat_h, plan)
+            return q.reshape(batch, n_agents, -1)
+
+        active = b["alive"] & (b["action"] >= 0)
+        q_taken = q_of(agents.online, b["obs"], b.get("h")).gather(
+            -1, b["action"].clamp(min=0).unsqueeze(-1)
+        )
+        q_tot = self.mixer(q_taken.squeeze(-1) * active, b["state"])
+        with torch.no_grad():
+            h_next = b.get("h_next")
+            q_next = conditional_next_q(
+                q_of(agents.online, b["obs_next"], h_next),
+                q_of(agents.target, b["obs_next"], h_next),
+                b["mask_next"],
+                b["action_next"],
+                b["deciding_next"],
+            )
+            active_next = b["alive_next"] & (b["action_next"] >= 0)
+            next_tot = self.target_mixer(q_next * active_next, b["state_next"])
+            target = b["reward"] + b["discount"] * torch.where(b["terminal"], 0.0, next_tot)
+        loss = td_loss(q_tot, target, cfg.loss, cfg.huber_delta)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        agent_norm = clip_grad_per_set(
+            agents.online.parameters(), cfg.grad_clip, agents.layout.n_sets
+        )
+        mixer_norm = clip_grad_per_set(self.mixer.parameters(), cfg.grad_clip, 1)
+        self.optimizer.step()
+        self.updates += 1
+        if self.updates % cfg.target_every == 0:
+            agents.sync_target(cfg.polyak)
+            with torch.no_grad():
+                for tgt, src in zip(
+                    self.target_mixer.parameters(), self.mixer.parameters(), strict=True
+                ):
+                    tgt.lerp_(src, cfg.polyak)
+        loss_value = float(loss.detach())
+        return {
+            "samples": float(batch),
+            "loss": loss_value,
+            "q_loss": loss_value,
+            "q_mean": float(q_tot.detach().mean()),
+            "grad_norm": float(np.hypot(agent_norm, mixer_norm)),
+            "epsilon": float(self.epsilon(self.decisions)),
+        }
+
+    def state_dict(self) -> dict:
+        return {
+            "algorithm": "qmix",
+            "nets": {
+                **self.agents.state_dict(),
+                "mixer": self.mixer.state_dict(),
+                "target_mixer": self.target_mixer.state_dict(),
+            },
+            "optimizer": self.optimizer.state_dict(),
+            "counters": {"decisions": self.decisions, "updates": self.updates},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.agents.load_state_dict(state["nets"])
+        self.mixer.load_state_dict(state["nets"]["mixer"])
+        self.target_mixer.load_state_dict(state["nets"]["target_mixer"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.decisions = int(state["counters"]["decisions"])
+        self.updates = int(state["counters"]["updates"])

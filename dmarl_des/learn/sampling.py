@@ -1,0 +1,50 @@
+"""Choosing macro-actions from logits or Q-values: Gumbel-max sampling, greedy, ε-greedy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from dmarl_des.learn.masking import masked_argmax
+
+
+def gumbel_noise(shape: tuple[int, ...], generator: torch.Generator, device: torch.device):
+    """Standard Gumbel draws, made on the CPU generator and moved to ``device`` (finite values)."""
+    u = torch.rand(shape, generator=generator).clamp_(min=torch.finfo(torch.float32).tiny)
+    return (-torch.log(-torch.log(u))).to(device, non_blocking=True)
+
+
+def sample_masked(
+    logits: torch.Tensor, mask: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
+    """One draw per row from softmax(logits) restricted to the mask (Gumbel-max; no Python loop)."""
+    noise = gumbel_noise(tuple(logits.shape), generator, logits.device)
+    return masked_argmax(logits + noise, mask)
+
+
+def epsilon_greedy(
+    q: torch.Tensor, mask: torch.Tensor, epsilon: float, generator: torch.Generator
+) -> torch.Tensor:
+    """Greedy allowed action, replaced with probability ε by a uniform allowed action."""
+    greedy = masked_argmax(q, mask)
+    if epsilon <= 0.0:
+        return greedy
+    uniform = sample_masked(torch.zeros_like(q), mask, generator)
+    explore = torch.rand(q.shape[0], generator=generator).to(q.device) < epsilon
+    return torch.where(explore, uniform, greedy)
+
+
+@dataclass(frozen=True, slots=True)
+class LinearSchedule:
+    """A value going linearly from ``start`` to ``end`` over ``steps`` steps, then held."""
+
+    start: float
+    end: float
+    steps: int
+
+    def __call__(self, step: int) -> float:
+        if self.steps <= 0:
+            return self.end
+        frac = min(max(step, 0) / self.steps, 1.0)
+        return self.start + frac * (self.end - self.start)

@@ -1,0 +1,173 @@
+"""VDN over asynchronous macro-actions: a sum of per-agent Qs trained on joint epoch transitions.
+
+For the joint transition e → e+1 (see joint_replay):
+
+    Q_tot(e)  = Σ_{i alive at e} Q_i(o_i, a_i)            (a_i: the agent's current macro-action)
+    y         = R + γ^τ · Σ_{i alive at e+1} Q_target,i(o'_i, a'_i)   (y = R at a true terminal)
+    a'_i      = a_i's running action if agent i is not deciding at e+1,
+                argmax_{m ∈ mask'_i} Q_i(o'_i, m) otherwise (online net chooses)
+    loss      = Huber(Q_tot(e) − y)
+
+Execution uses only each agent's own Q (ε-greedy). One update every ``train_every`` new joint
+transitions once ``learning_starts`` are stored; the target net is synced every ``target_every``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from dmarl_des.learn.config import LearnerConfig, LearnerSpec
+from dmarl_des.learn.joint_replay import EpochReplay, conditional_next_q
+from dmarl_des.learn.params import clip_grad_per_set
+from dmarl_des.learn.protocol import DecisionEpoch, TransitionBatch
+from dmarl_des.learn.q_agents import AgentQ, td_loss
+from dmarl_des.learn.sampling import LinearSchedule
+from dmarl_des.learn.seeding import learner_streams
+
+
+class VDNConfig(LearnerConfig):
+    """VDN hyperparameters (buffer and batch counts are joint transitions between epochs)."""
+
+    name: Literal["vdn"] = "vdn"
+    buffer_size: int = Field(5_000, gt=1)
+    batch_size: int = Field(32, gt=0)
+    learning_starts: int = Field(64, ge=0)
+    train_every: int = Field(4, gt=0)
+    target_every: int = Field(200, gt=0, description="updates between target syncs")
+    polyak: float = Field(1.0, gt=0.0, le=1.0)
+    eps_start: float = Field(1.0, ge=0.0, le=1.0)
+    eps_end: float = Field(0.05, ge=0.0, le=1.0)
+    eps_decay: int = Field(10_000, ge=0, description="exploring decisions from start to end")
+    loss: Literal["huber", "mse"] = "mse"
+    huber_delta: float = Field(1.0, gt=0.0)
+
+
+class VDN:
+    """VDN learner (implements the Learner protocol; ``joint = True``)."""
+
+    joint = True
+
+    def __init__(self, config: VDNConfig, spec: LearnerSpec, device: torch.device) -> None:
+        self.config = config
+        self.spec = spec
+        self.device = device
+        self.streams = learner_streams(spec.seed)
+        self.rng = self.streams.rng
+        self.agents = AgentQ(config, spec, device, self.streams)
+        self.optimizer = torch.optim.Adam(self.agents.online.parameters(), lr=config.lr)
+        self.epsilon = LinearSchedule(config.eps_start, config.eps_end, config.eps_decay)
+        self.replay = EpochReplay(
+            config.buffer_size,
+            spec.n_agents,
+            spec.obs_dim,
+            spec.n_actions,
+            spec.state_dim,
+            self.agents.state_size,
+            spec.gamma,
+        )
+        self.decisions = 0
+        self.updates = 0
+        self._credit = 0
+
+    def act(
+        self, obs: np.ndarray, agent_idx: np.ndarray, mask: np.ndarray, *, explore: bool = True
+    ) -> np.ndarray:
+        epsilon = self.epsilon(self.decisions) if explore else 0.0
+        actions, _, _ = self.agents.act(obs, agent_idx, mask, epsilon)
+        if explore:
+            self.decisions += len(actions)
+        return actions
+
+    def reset(self, agent_idx: np.ndarray | None = None) -> None:
+        self.agents.reset(agent_idx)
+
+    def observe(self, batch: TransitionBatch) -> None:
+        """Per-agent transitions are not used: VDN learns from decision epochs."""
+
+    def observe_epoch(self, epoch: DecisionEpoch) -> None:
+        h = self.agents.decision_state.cpu().numpy() if self.agents.state_size else None
+        linked = self.replay.add(epoch, h)
+        if linked and self.replay.n_transitions >= self.config.learning_starts:
+            self._credit += 1
+
+    def end_episode(self, episode: int) -> None:
+        self.replay.end_episode()
+
+    def ready(self) -> bool:
+        cfg = self.config
+        enough = self.replay.n_transitions >= max(cfg.learning_starts, 1)
+        return enough and self._credit >= cfg.train_every
+
+    def update(self) -> dict[str, float]:
+        cfg = self.config
+        if self.replay.n_transitions == 0:
+            raise RuntimeError("VDN.update() called with no joint transitions; check ready() first")
+        self._credit = max(0, self._credit - cfg.train_every)
+        b = {
+            k: torch.from_numpy(v).to(self.device)
+            for k, v in self.replay.sample(cfg.batch_size, self.rng).items()
+        }
+        agents, n_agents = self.agents, self.spec.n_agents
+        batch = cfg.batch_size
+        agent = torch.arange(n_agents, device=self.device).repeat(batch)
+        plan = agents.layout.plan(agent)
+
+        def q_of(net, obs, h):
+            flat_h = None if h is None else h.reshape(batch * n_agents, -1)
+            q, _ = agents.q_values(net, obs.reshape(batch * n_agents, -1), agent, flat_h, plan)
+            return q.reshape(batch, n_agents, -1)
+
+        active = b["alive"] & (b["action"] >= 0)
+        q_taken = q_of(agents.online, b["obs"], b.get("h")).gather(
+            -1, b["action"].clamp(min=0).unsqueeze(-1)
+        )
+        q_tot = (q_taken.squeeze(-1) * active).sum(dim=1)
+        with torch.no_grad():
+            h_next = b.get("h_next")
+            q_next = conditional_next_q(
+                q_of(agents.online, b["obs_next"], h_next),
+                q_of(agents.target, b["obs_next"], h_next),
+                b["mask_next"],
+                b["action_next"],
+                b["deciding_next"],
+            )
+            active_next = b["alive_next"] & (b["action_next"] >= 0)
+            bootstrap = torch.where(b["terminal"], 0.0, (q_next * active_next).sum(dim=1))
+            target = b["reward"] + b["discount"] * bootstrap
+        loss = td_loss(q_tot, target, cfg.loss, cfg.huber_delta)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = clip_grad_per_set(
+            agents.online.parameters(), cfg.grad_clip, agents.layout.n_sets
+        )
+        self.optimizer.step()
+        self.updates += 1
+        if self.updates % cfg.target_every == 0:
+            agents.sync_target(cfg.polyak)
+        loss_value = float(loss.detach())
+        return {
+            "samples": float(batch),
+            "loss": loss_value,
+            "q_loss": loss_value,
+            "q_mean": float(q_tot.detach().mean()),
+            "grad_norm": grad_norm,
+            "epsilon": float(self.epsilon(self.decisions)),
+        }
+
+    def state_dict(self) -> dict:
+        return {
+            "algorithm": "vdn",
+            "nets": self.agents.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "counters": {"decisions": self.decisions, "updates": self.updates},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.agents.load_state_dict(state["nets"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.decisions = int(state["counters"]["decisions"])
+        self.updates = int(state["counters"]["updates"])

@@ -1,0 +1,146 @@
+"""Checkpoints: weights load with weights_only=True, the card describes them, round trips act alike."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from dmarl_des.errors import ConfigError
+from dmarl_des.learn import (
+    TransitionBatch,
+    check_card,
+    learner_config,
+    library_versions,
+    load_checkpoint,
+    make_learner,
+    save_checkpoint,
+)
+
+OBS_DIM, N_ACTIONS, N_AGENTS = 3, 4, 3
+
+
+def _trained(name, extra):
+    config = learner_config(name, {"hidden": 8, **extra})
+    learner = make_learner(
+        config,
+        obs_dim=OBS_DIM,
+        n_actions=N_ACTIONS,
+        n_agents=N_AGENTS,
+        state_dim=2,
+        gamma=0.95,
+        seed=11,
+        groups=[0, 1, 1],
+    )
+    with torch.no_grad():  # move away from the seed's initial weights
+        for module in vars(learner).values():
+            if isinstance(module, torch.nn.Module):
+                for p in module.parameters():
+                    p.add_(0.1 * torch.randn_like(p))
+        if hasattr(learner, "agents"):
+            for p in learner.agents.online.parameters():
+                p.add_(0.1 * torch.randn_like(p))
+    return learner
+
+
+def _acts(learner):
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(6, OBS_DIM)).astype(np.float32)
+    mask = rng.random((6, N_ACTIONS)) < 0.6
+    mask[:, 0] = True
+    learner.reset(None)
+    return learner.act(obs, np.array([0, 1, 2, 2, 1, 0]), mask, explore=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "extra"),
+    [
+        ("iql", {"params": "per_agent"}),
+        ("ippo", {"params": "per_group"}),
+        ("vdn", {}),
+        ("qmix", {"network": "gru"}),
+    ],
+)
+def test_round_trip_gives_the_same_actions(tmp_path, name, extra):
+    learner = _trained(name, extra)
+    card = {"world": "toy", "seed": 11, "metrics": {"team_return": np.float32(1.5)}}
+    save_checkpoint(tmp_path / "ckpt", learner, card)
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["card.json", "weights.pt"]
+    payload = torch.load(tmp_path / "ckpt" / "weights.pt", weights_only=True)
+    assert payload["algorithm"] == name
+    written = json.loads((tmp_path / "ckpt" / "card.json").read_text())
+    assert written["world"] == "toy" and written["metrics"]["team_return"] == 1.5
+    assert written["learner"]["name"] == name and written["params"] == learner.config.params
+    assert written["spec"]["obs_dim"] == OBS_DIM and written["spec"]["groups"] == [0, 1, 1]
+    assert {"python", "torch", "numpy"} <= set(written["versions"])
+    loaded, loaded_card = load_checkpoint(tmp_path / "ckpt", device="cpu")
+    assert loaded_card == written
+    assert type(loaded) is type(learner) and loaded.config == learner.config
+    np.testing.assert_array_equal(_acts(loaded), _acts(learner))
+    for (k, a), (_, b) in zip(
+        loaded.state_dict()["nets"].items(), learner.state_dict()["nets"].items(), strict=True
+    ):
+        for key in a:
+            torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=k)
+
+
+def test_a_loaded_learner_keeps_training(tmp_path):
+    learner = _trained("iql", {"learning_starts": 0, "batch_size": 2, "train_every": 1})
+    save_checkpoint(tmp_path, learner, {})
+    loaded, _ = load_checkpoint(tmp_path)
+    obs = np.zeros((2, OBS_DIM), np.float32)
+    mask = np.ones((2, N_ACTIONS), bool)
+    loaded.observe(
+        TransitionBatch(
+            agent_idx=np.array([0, 1]),
+            obs=obs,
+            action=np.array([0, 1]),
+            mask=mask,
+            reward=np.ones(2),
+            obs_next=obs,
+            mask_next=mask,
+            tau=np.ones(2),
+            done=np.zeros(2, bool),
+            terminal=np.zeros(2, bool),
+            t_start=np.zeros(2),
+            t_end=np.ones(2),
+        )
+    )
+    assert loaded.ready() and np.isfinite(loaded.update()["loss"])
+
+
+def test_check_card_names_the_mismatched_field(tmp_path):
+    save_checkpoint(tmp_path, _trained("iql", {}), {})
+    _, card = load_checkpoint(tmp_path)
+    check_card(card, OBS_DIM, N_ACTIONS, N_AGENTS)
+    with pytest.raises(ConfigError, match="obs_dim"):
+        check_card(card, OBS_DIM + 1, N_ACTIONS, N_AGENTS)
+    with pytest.raises(ConfigError, match="n_actions"):
+        check_card(card, OBS_DIM, 2, N_AGENTS)
+    with pytest.raises(ConfigError, match="n_agents"):
+        check_card(card, OBS_DIM, N_ACTIONS, 10)
+
+
+def test_a_card_contradicting_the_learner_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="card.params"):
+        save_checkpoint(tmp_path, _trained("iql", {}), {"params": "per_agent"})
+    assert not (tmp_path / "weights.pt").exists()
+
+
+def test_missing_or_foreign_checkpoints_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="checkpoint"):
+        load_checkpoint(tmp_path / "nothing")
+    save_checkpoint(tmp_path, _trained("iql", {}), {})
+    card = json.loads((tmp_path / "card.json").read_text())
+    card["learner"]["name"] = "dqn"
+    (tmp_path / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ConfigError, match="card.learner.name"):
+        load_checkpoint(tmp_path)
+
+
+def test_rewriting_a_checkpoint_leaves_no_temporary_files(tmp_path):
+    learner = _trained("vdn", {})
+    for _ in range(2):
+        save_checkpoint(tmp_path, learner, {"round": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["card.json", "weights.pt"]
+    assert set(library_versions()) >= {"python", "torch", "numpy", "pydantic", "dmarl_des"}
