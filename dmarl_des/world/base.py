@@ -146,6 +146,10 @@ class World(mesa.Model):
         """*World hook*: initiation sets of agents ``idx`` as [B, A] (default: one by one)."""
         if len(idx) == 0:
             return np.zeros((0, self.n_actions), dtype=bool)
+        if type(self).action_mask is World.action_mask and all(
+            m.can_start is None for m in self.macro_actions
+        ):
+            return np.ones((len(idx), self.n_actions), dtype=bool)
         return np.stack([self.action_mask(self.sim_agents[i]) for i in idx.tolist()])
 
     def macro_action_names(self) -> Sequence[str]:
@@ -443,8 +447,21 @@ class World(mesa.Model):
         return actions
 
     # ---------------------------------------------------------------- agents kept in arrays
+    def _timed_end(self, durations: np.ndarray) -> np.ndarray:
+        """When timed macro-actions started now end: after their duration, at a control tick.
+
+        With ``decision_period > 0`` the agent's controller runs at the ticks, so a macro-action
+        whose duration runs out between two ticks completes at the next tick (its transition
+        spans to the tick in any case).
+        """
+        ends = self.now + np.asarray(durations, dtype=np.float64)
+        period = self.scenario.decision_period
+        if period > 0:
+            ends = np.maximum(ends, np.ceil(ends / period - 1e-9) * period)
+        return ends
+
     def _start_timed(self, idx: np.ndarray, actions: np.ndarray) -> None:
-        ends = self.now + np.asarray(self.begin_many(idx, actions), dtype=np.float64)
+        ends = self._timed_end(self.begin_many(idx, actions))
         gen = self.generation[idx]
         if len(idx) == 1:
             self._add_end(float(ends[0]), idx, gen)
@@ -486,8 +503,8 @@ class World(mesa.Model):
     def _timed_behaviour(self, agent: SimAgent) -> Any:
         """Process-mode run of a timed macro-action: begin, wait its duration, end."""
         idx = np.array([agent.idx], dtype=np.int64)
-        duration = float(self.begin_many(idx, self.cur_action[idx])[0])
-        yield self.env.timeout(duration)
+        end = float(self._timed_end(self.begin_many(idx, self.cur_action[idx]))[0])
+        yield self.env.timeout(end - self.now)
         self.end_many(idx)
 
     def _send_epoch(self, deciding: np.ndarray, *, done: bool) -> None:
