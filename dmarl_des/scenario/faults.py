@@ -116,6 +116,11 @@ class ByzantineSpec(TargetSpec, TimingSpec):
     value: float = Field(0.0, allow_inf_nan=False)
     lag: int = Field(5, ge=1)
 
+    @field_validator("messages", mode="before")
+    @classmethod
+    def _one_attack_is_a_list_of_one(cls, messages: object) -> object:
+        return (messages,) if isinstance(messages, str) else messages
+
     @field_validator("messages")
     @classmethod
     def _distinct_attacks(cls, messages: tuple[str, ...]) -> tuple[str, ...]:

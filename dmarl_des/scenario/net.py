@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from dmarl_des.errors import ConfigError
 from dmarl_des.scenario.validation import Spec
 
 
@@ -31,12 +32,18 @@ class TopologySpec(Spec):
 class LossSpec(Spec):
     """Per-attempt message loss: none, Bernoulli(p) or Gilbert–Elliott (p, r, k, h)."""
 
-    model: Literal["none", "bernoulli", "gilbert_elliott"] = "none"
+    model: Literal["none", "bernoulli", "gilbert_elliott"] = "bernoulli"
     p: float = Field(0.0, ge=0.0, le=1.0)
     r: float = Field(1.0, ge=0.0, le=1.0)
     k: float = Field(1.0, ge=0.0, le=1.0)
     h: float = Field(0.0, ge=0.0, le=1.0)
     symmetric: bool = False
+
+    @model_validator(mode="after")
+    def _p_means_something(self) -> LossSpec:
+        if self.model == "none" and self.p > 0:
+            raise ConfigError("net.loss.p", self.p, "0 with net.loss.model=none (set the model)")
+        return self
 
 
 class DelaySpec(Spec):

@@ -7,11 +7,13 @@ from typing import Any
 
 from dmarl_des.errors import ConfigError
 
-_WORDS = {"true": True, "false": False, "none": None, "null": None, "inf": float("inf")}
+_WORDS = {"true": True, "false": False, "null": None, "inf": float("inf")}
+"""Words with a meaning of their own; ``none`` stays a string (it is a value of several keys)."""
 
 
 def parse_value(text: str) -> Any:
-    """``"8"`` → 8, ``"0.2"`` → 0.2, ``"true"`` → True, ``"a,b"`` → ("a", "b"), else the string."""
+    """``"8"`` → 8, ``"0.2"`` → 0.2, ``"true"`` → True, ``"null"`` → None, ``"a,b"`` → ("a", "b"),
+    else the string itself."""
     text = text.strip()
     if text.lower() in _WORDS:
         return _WORDS[text.lower()]

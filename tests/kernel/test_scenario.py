@@ -42,6 +42,12 @@ def test_unknown_keys_are_errors(key):
     assert key.split(".")[-1] in str(info.value) and "known keys" in str(info.value)
 
 
+def test_loss_probability_without_a_loss_model_is_an_error():
+    with pytest.raises(ConfigError, match=r"net.loss.p: got 0.3; allowed: 0 with net.loss.model=none"):
+        timer_scenario().with_overrides({"net.loss.model": "none", "net.loss.p": 0.3})
+    assert timer_scenario().with_overrides({"net.loss.p": 0.3}).net.loss.model == "bernoulli"
+
+
 def test_learner_keys_need_a_learner():
     with pytest.raises(ConfigError, match=r"learner.lr: got 1; allowed: nothing.*--learner"):
         timer_scenario().with_overrides({"learner.lr": 1})
@@ -70,6 +76,7 @@ def test_overrides_apply_and_revalidate():
 def test_cli_values_parse_to_types():
     assert parse_value("8") == 8 and parse_value("0.2") == 0.2
     assert parse_value("true") is True and parse_value("ring") == "ring"
+    assert parse_value("none") == "none" and parse_value("null") is None
     assert parse_value("noise,sign_flip") == ("noise", "sign_flip")
     assert parse_assignment("world.grid_size=10") == ("world.grid_size", 10)
     assert parse_grid("net.loss.p=0,0.2,0.4") == ("net.loss.p", (0, 0.2, 0.4))
