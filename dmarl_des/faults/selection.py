@@ -9,7 +9,9 @@ the topology's CSR arrays (agent ``i`` sends to ``indices[indptr[i]:indptr[i+1]]
 
 The draw is a greedy random selection: the candidates are visited in a uniformly random order
 (one permutation drawn from the rng) and each is taken when adding it keeps both bounds, until the
-wanted number is reached or the candidates run out. The result may therefore hold fewer agents than
+wanted number is reached or a whole pass adds nobody (a later pass can take an agent refused
+earlier, because a faulty agent's own neighbourhood is not bounded). The result is maximal: no
+remaining agent fits. It may therefore hold fewer agents than
 asked for; it never breaks a bound. Explicit ids are taken as given and must keep the bounds.
 """
 
@@ -95,12 +97,18 @@ class FaultySet:
             for i in picked.tolist():
                 self.add(i)
             return picked.astype(np.int64)
-        for i in order.tolist():
-            if len(chosen) >= wanted:
-                break
-            if self.allows(i):
-                self.add(i)
-                chosen.append(i)
+        # Under an F-local bound, making an agent faulty lifts the bound on its own in-neighbours,
+        # so a candidate refused earlier in the pass may fit later: pass again until none fits.
+        progress = True
+        while progress and len(chosen) < wanted:
+            progress = False
+            for i in order.tolist():
+                if len(chosen) >= wanted:
+                    break
+                if not self.faulty[i] and self.allows(i):
+                    self.add(i)
+                    chosen.append(i)
+                    progress = True
         return np.asarray(chosen, dtype=np.int64)
 
 
