@@ -17,8 +17,13 @@ import sys
 import time
 
 MODES = {"lockstep": (True, 0.0), "tick 0.1": (False, 0.1), "continuous": (False, 0.0)}
-NET = {"net.loss.model": "bernoulli", "net.loss.p": 0.2, "net.delay.model": "exponential",
-       "net.delay.mean": 0.05, "net.resolution": 0.01}
+NET = {
+    "net.loss.model": "bernoulli",
+    "net.loss.p": 0.2,
+    "net.delay.model": "exponential",
+    "net.delay.mean": 0.05,
+    "net.resolution": 0.01,
+}
 
 
 def horizon_for(n: int, budget: float) -> float:
@@ -36,8 +41,12 @@ def run_framework(n: int, mode: str, budget: float) -> dict:
     torch.set_num_threads(1)
     lockstep, period = MODES[mode]
     scenario = Scenario.build(
-        name="bench", world=SwarmParams(lockstep=lockstep), n_agents=n,
-        horizon=horizon_for(n, budget), decision_period=period, seed=1,
+        name="bench",
+        world=SwarmParams(lockstep=lockstep),
+        n_agents=n,
+        horizon=horizon_for(n, budget),
+        decision_period=period,
+        seed=1,
     ).with_overrides(NET)
     spent = [0.0]
 
@@ -48,6 +57,7 @@ def run_framework(n: int, mode: str, budget: float) -> dict:
                 return fn(*args, **kwargs)
             finally:
                 spent[0] += time.perf_counter() - t0
+
         return wrapper
 
     for name in ("add", "extend", "frame", "write"):
@@ -60,13 +70,17 @@ def run_framework(n: int, mode: str, budget: float) -> dict:
     wall = time.perf_counter() - t0
     ep = world.recorder.frame("episodes")
     net = world.recorder.frame("network")
-    return {"decisions": int(ep["n_decisions"].sum()), "delivered": int(net["delivered"].sum()),
-            "wall": wall, "record_s": spent[0], "mean_batch": float(ep["mean_batch"].mean())}
+    return {
+        "decisions": int(ep["n_decisions"].sum()),
+        "delivered": int(net["delivered"].sum()),
+        "wall": wall,
+        "record_s": spent[0],
+        "mean_batch": float(ep["mean_batch"].mean()),
+    }
 
 
 def run_baseline(n: int, mode: str, budget: float) -> dict:
     import torch
-
     from handwritten_swarm import Swarm
 
     torch.set_num_threads(1)
@@ -75,8 +89,13 @@ def run_baseline(n: int, mode: str, budget: float) -> dict:
     model = Swarm(n, lockstep=lockstep, period=period, seed=1)
     model.run(horizon_for(n, budget))
     wall = time.perf_counter() - t0
-    return {"decisions": model.decisions, "delivered": model.delivered, "wall": wall,
-            "record_s": 0.0, "mean_batch": 1.0}
+    return {
+        "decisions": model.decisions,
+        "delivered": model.delivered,
+        "wall": wall,
+        "record_s": 0.0,
+        "mean_batch": 1.0,
+    }
 
 
 def one(kind: str, n: int, mode: str, budget: float) -> None:
@@ -90,8 +109,14 @@ def one(kind: str, n: int, mode: str, budget: float) -> None:
 def spawn(kind: str, n: int, mode: str, budget: float) -> dict:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, __file__, "--one", kind, str(n), mode, str(budget)]
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                         cwd=os.path.dirname(os.path.abspath(__file__)), check=True)
+    res = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=os.path.dirname(os.path.abspath(__file__)),
+        check=True,
+    )
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
@@ -106,8 +131,10 @@ def main() -> None:
         one(kind, int(n), mode, float(budget))
         return
     sizes = [100, 1_000, 10_000] + ([] if args.quick else [100_000])
-    header = (f"{'mode':<11}{'N':>8} {'who':<10}{'decisions/s':>13}{'msgs/s':>12}{'batch':>8}"
-              f"{'KB/agent':>10}{'record%':>9}{'x baseline':>11}")
+    header = (
+        f"{'mode':<11}{'N':>8} {'who':<10}{'decisions/s':>13}{'msgs/s':>12}{'batch':>8}"
+        f"{'KB/agent':>10}{'record%':>9}{'x baseline':>11}"
+    )
     print(header)
     print("-" * len(header))
     for mode in MODES:
@@ -115,18 +142,22 @@ def main() -> None:
         for n in (100, 1_000):
             base[n] = spawn("baseline", n, mode, min(args.budget, 5_000))
             r = base[n]
-            print(f"{mode:<11}{n:>8} {'baseline':<10}{r['decisions'] / r['wall']:>13,.0f}"
-                  f"{r['delivered'] / r['wall']:>12,.0f}{1:>8.1f}"
-                  f"{(r['peak_kb'] - r['base_kb']) / n:>10.2f}{'':>9}{1:>11.1f}")
+            print(
+                f"{mode:<11}{n:>8} {'baseline':<10}{r['decisions'] / r['wall']:>13,.0f}"
+                f"{r['delivered'] / r['wall']:>12,.0f}{1:>8.1f}"
+                f"{(r['peak_kb'] - r['base_kb']) / n:>10.2f}{'':>9}{1:>11.1f}"
+            )
         for n in sizes:
             r = spawn("framework", n, mode, args.budget)
             rate = r["decisions"] / r["wall"]
             ref = base.get(n, base[1_000])
             ratio = rate / (ref["decisions"] / ref["wall"])
-            print(f"{mode:<11}{n:>8} {'framework':<10}{rate:>13,.0f}"
-                  f"{r['delivered'] / r['wall']:>12,.0f}{r['mean_batch']:>8.1f}"
-                  f"{(r['peak_kb'] - r['base_kb']) / n:>10.2f}"
-                  f"{100 * r['record_s'] / r['wall']:>8.1f}%{ratio:>11.1f}")
+            print(
+                f"{mode:<11}{n:>8} {'framework':<10}{rate:>13,.0f}"
+                f"{r['delivered'] / r['wall']:>12,.0f}{r['mean_batch']:>8.1f}"
+                f"{(r['peak_kb'] - r['base_kb']) / n:>10.2f}"
+                f"{100 * r['record_s'] / r['wall']:>8.1f}%{ratio:>11.1f}"
+            )
 
 
 if __name__ == "__main__":

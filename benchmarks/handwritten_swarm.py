@@ -42,10 +42,8 @@ class Robot(mesa.Agent):
                 probs = torch.softmax(m.policy(obs), dim=-1)
                 action = int(torch.multinomial(probs, 1, generator=m.torch_rng).item())
             m.decisions += 1
-            if m.lockstep:
-                duration = m.base
-            else:
-                duration = m.base * (1 + m.spread * (action / 7 - 0.5)) * m.speed[self.i]
+            spread = 0.0 if m.lockstep else m.spread * (action / 7 - 0.5)
+            duration = m.base * (1 + spread) * (1.0 if m.lockstep else m.speed[self.i])
             yield m.env.timeout(duration)
             m.state[self.i] += m.drift[action]
             m.reward += 1.0
@@ -58,8 +56,17 @@ class Robot(mesa.Agent):
 
 
 class Swarm(mesa.Model):
-    def __init__(self, n: int, *, lockstep: bool, period: float, seed: int = 0, k: int = 4,
-                 loss: float = 0.2, delay: float = 0.05) -> None:
+    def __init__(
+        self,
+        n: int,
+        *,
+        lockstep: bool,
+        period: float,
+        seed: int = 0,
+        k: int = 4,
+        loss: float = 0.2,
+        delay: float = 0.05,
+    ) -> None:
         super().__init__(seed=seed)
         rng = np.random.default_rng(seed)
         self.rng = rng
@@ -73,7 +80,10 @@ class Swarm(mesa.Model):
         self.neighbours = [[(i + d) % n for d in range(-k, k + 1) if d] for i in range(n)]
         torch.manual_seed(seed)
         self.policy = torch.nn.Sequential(
-            torch.nn.Linear(32, 64), torch.nn.Tanh(), torch.nn.Linear(64, 64), torch.nn.Tanh(),
+            torch.nn.Linear(32, 64),
+            torch.nn.Tanh(),
+            torch.nn.Linear(64, 64),
+            torch.nn.Tanh(),
             torch.nn.Linear(64, 8),
         )
         self.torch_rng = torch.Generator().manual_seed(seed)
