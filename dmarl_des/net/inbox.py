@@ -1,18 +1,17 @@
-"""Per-agent bounded inboxes that agents pull from, with a cancellable wait for the next message."""
+"""An agent's bounded inbox that it pulls from, with a cancellable wait for the next message."""
 
 from __future__ import annotations
 
-from collections import deque
-from typing import Any
+from collections.abc import Iterator
 
+import numpy as np
 import simpy
 
-from dmarl_des.errors import ConfigError
+from dmarl_des.net.inbox_store import INBOX_POLICIES, InboxStore
 from dmarl_des.net.messages import Message
+from dmarl_des.net.payloads import PayloadBlock
 
 __all__ = ["INBOX_POLICIES", "Inbox", "InboxWait"]
-
-INBOX_POLICIES = ("drop_oldest", "drop_newest")
 
 
 class InboxWait(simpy.Event):
@@ -30,7 +29,7 @@ class InboxWait(simpy.Event):
     def cancel(self) -> None:
         """Detach from the inbox if not fired yet; safe to call more than once."""
         if self._inbox is not None:
-            self._inbox._remove_waiter(self)
+            self._inbox._store.remove_waiter(self._inbox._agent, self)
             self._inbox = None
 
     def __enter__(self) -> InboxWait:
@@ -44,66 +43,85 @@ class Inbox:
     """A bounded FIFO of delivered messages for one agent.
 
     When a message arrives to a full inbox, ``drop_oldest`` evicts the oldest message and keeps
-    the new one; ``drop_newest`` refuses the new one. :meth:`put` returns the message that was
-    dropped so the network can count it.
+    the new one; ``drop_newest`` refuses the new one. ``Inbox(limit, policy)`` is a stand-alone
+    inbox; a network's inboxes are views of its columnar store (``Network.inbox(i)``), whose
+    messages become ``Message`` objects only when read here.
     """
 
-    __slots__ = ("_items", "_waiters", "limit", "policy")
+    __slots__ = ("_agent", "_store")
 
     def __init__(self, limit: int = 64, policy: str = "drop_oldest") -> None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ConfigError("inbox_limit", limit, "an integer >= 1")
-        if policy not in INBOX_POLICIES:
-            raise ConfigError("inbox_policy", policy, " | ".join(INBOX_POLICIES))
-        self.limit = limit
-        self.policy = policy
-        self._items: deque[Message] = deque()
-        self._waiters: list[InboxWait] = []
+        self._store = InboxStore(1, limit, policy)
+        self._agent = 0
+
+    @classmethod
+    def of(cls, store: InboxStore, agent: int) -> Inbox:
+        """The inbox of ``agent`` in ``store``."""
+        box = cls.__new__(cls)
+        box._store = store
+        box._agent = agent
+        return box
+
+    @property
+    def limit(self) -> int:
+        """Most messages the inbox holds."""
+        return self._store.limit
+
+    @property
+    def policy(self) -> str:
+        """What happens when a message arrives to a full inbox."""
+        return self._store.policy
+
+    @property
+    def waiting(self) -> int:
+        """Waits (see :meth:`wait`) not yet fired nor cancelled."""
+        return self._store.waiting(self._agent)
 
     def __len__(self) -> int:
-        return len(self._items)
+        return self._store.count(self._agent)
 
-    def __iter__(self) -> Any:
-        return iter(tuple(self._items))
+    def __iter__(self) -> Iterator[Message]:
+        return iter(self._store.messages(self._rows()))
+
+    def _rows(self) -> np.ndarray:
+        return self._store.rows_of_one(self._agent)
 
     def put(self, message: Message) -> Message | None:
         """Add a delivered message; returns the message dropped by the overflow policy, if any."""
-        dropped: Message | None = None
-        if len(self._items) >= self.limit:
-            if self.policy == "drop_newest":
-                return message
-            dropped = self._items.popleft()
-        self._items.append(message)
-        if self._waiters:
-            waiters, self._waiters = self._waiters, []
-            for w in waiters:
-                w._inbox = None
-                w.succeed(message)
-        return dropped
+        block = PayloadBlock()
+        entry = block.add(message.payload)
+        store = self._store
+        entered, evicted = store.put_one(
+            message.t_delivered,
+            self._agent,
+            message.seq,
+            message.src,
+            message.t_sent,
+            message.size,
+            message.attempts,
+            store.kind_code(message.kind),
+            block,
+            entry,
+        )
+        if not entered:
+            return message
+        return store.messages(np.array([evicted]))[0] if evicted >= 0 else None
 
     def drain(self) -> list[Message]:
         """Remove and return all messages, oldest first."""
-        items = list(self._items)
-        self._items.clear()
-        return items
+        return self._store.messages(self._store.take_one(self._agent))
 
     def peek(self) -> Message | None:
         """The oldest message without removing it, or None."""
-        return self._items[0] if self._items else None
+        rows = self._rows()
+        return self._store.messages(rows[:1])[0] if rows.size else None
 
     def wait(self, env: simpy.Environment) -> InboxWait:
         """An event that fires on the next message entering this inbox (see InboxWait)."""
         ev = InboxWait(env, self)
-        self._waiters.append(ev)
+        self._store.add_waiter(self._agent, ev)
         return ev
 
     def clear(self) -> list[Message]:
         """Empty the inbox and detach all waiters; returns the removed messages."""
-        for w in self._waiters:
-            w._inbox = None
-        self._waiters = []
-        return self.drain()
-
-    def _remove_waiter(self, ev: InboxWait) -> None:
-        if ev in self._waiters:
-            self._waiters.remove(ev)
+        return self._store.clear(self._agent)

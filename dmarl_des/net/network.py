@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,50 +11,45 @@ import simpy
 
 from dmarl_des.errors import ConfigError
 from dmarl_des.net.channel import IN_FLIGHT, Channel
+from dmarl_des.net.fanout import (
+    PayloadRows,
+    filter_pairs,
+    link_verdicts,
+    neighbour_pairs,
+    repeat_passes,
+)
 from dmarl_des.net.inbox import Inbox
+from dmarl_des.net.inbox_store import Drained, InboxStore, Incoming
+from dmarl_des.net.inflight import Arrival, Arrivals, InFlight, SendCall
 from dmarl_des.net.ledger import Ledger
 from dmarl_des.net.links import LinkModel
-from dmarl_des.net.messages import Message, MessageKind, check_payload, payload_nbytes, snapshot
+from dmarl_des.net.messages import MessageKind
+from dmarl_des.net.payloads import OK, PayloadBlock, one_payload, payload_list, payload_rows
 from dmarl_des.net.topology import Topology
 
 __all__ = ["LinkFilter", "Network", "OutgoingFilter"]
 
 #: fn(src, dsts, payloads) -> (dsts_kept, payloads_kept); payloads is a list aligned with dsts.
 OutgoingFilter = Callable[[int, np.ndarray, list], tuple[np.ndarray, Sequence]]
-#: fn(src, dsts) -> bool array, True where the link may carry the message.
-LinkFilter = Callable[[int, np.ndarray], np.ndarray]
+#: fn(src, dsts) -> bool array, True where the link may carry the message (``src`` is an array
+#: aligned with ``dsts`` for a pairwise filter).
+LinkFilter = Callable[[Any, np.ndarray], np.ndarray]
 IsUp = Callable[[np.ndarray], np.ndarray]
 
-
-class _Batch:
-    """What one send call put on the wire, shared by its recipients' pending deliveries."""
-
-    __slots__ = ("attempts", "dsts", "kind", "payloads", "reasons", "sizes", "src", "t_sent")
-
-    def __init__(self, src, kind, t_sent, dsts, sizes, attempts, payloads, reasons) -> None:
-        self.src = src
-        self.kind = kind
-        self.t_sent = t_sent
-        self.dsts = dsts
-        self.sizes = sizes
-        self.attempts = attempts
-        self.payloads = payloads  # one shared payload, or a list aligned with dsts
-        self.reasons = reasons  # one shared reason code, or a list aligned with dsts
-
-
-#: Messages due at one delivery instant (exact mode) or in one bucket: (t_due, seq, batch, index).
-_Due = list[tuple[float, int, _Batch, int]]
+_NO_SEQS = np.empty(0, dtype=np.int64)
+_NO_SEQS.flags.writeable = False
 
 
 class Network:
     """Delivers messages between agents 0..N-1 through link models into bounded inboxes.
 
-    Each send call draws the fate of all its recipients at once (queueing, loss, retransmissions,
-    delay). Messages in flight wait in a table keyed by delivery instant; each distinct instant
-    (``resolution == 0``) or bucket (``resolution > 0``, delivery time rounded up to a multiple of
-    it) is served by one SimPy timeout of priority NORMAL, created when its first message is sent.
-    At delivery the receiver is checked with ``is_up`` and the payload against its kind, then the
-    message enters the receiver's inbox. See ``docs/network.md`` for the precise semantics.
+    Each send call draws the fate of all its messages at once (queueing, loss, retransmissions,
+    delay); ``broadcast_many`` does so for many senders in one call. Messages in flight wait in a
+    table keyed by delivery instant; each distinct instant (``resolution == 0``) or bucket
+    (``resolution > 0``, delivery time rounded up to a multiple of it) is served by one SimPy
+    timeout of priority NORMAL, created when its first message is sent. At delivery the receiver
+    is checked with ``is_up`` and the payload against its kind, then the message enters the
+    receiver's inbox. See ``docs/network.md`` for the precise semantics.
     """
 
     def __init__(
@@ -87,13 +82,13 @@ class Network:
             or not 0 <= resolution < math.inf
         ):
             raise ConfigError("resolution", resolution, "a finite number >= 0")
-        Inbox(inbox_limit, inbox_policy)  # validates both
         self._kinds = self._check_kinds(kinds)
         if is_up is not None and not callable(is_up):
             raise ConfigError("is_up", is_up, "None or a callable(dsts) -> bool array")
         if positions is not None and not callable(positions):
             raise ConfigError("positions", positions, "None or a callable() -> [N, 2] array")
         self._n = topology.n
+        self._store = InboxStore(self._n, inbox_limit, inbox_policy)  # validates both
         self._topology = topology
         models, ov_keys, ov_model = self._check_overrides(link, overrides or {})
         if positions is None:
@@ -106,14 +101,14 @@ class Network:
         self._env = env
         self._rng = rng
         self._resolution = float(resolution)
-        self._inbox_limit = inbox_limit
-        self._inbox_policy = inbox_policy
         self._is_up = is_up
         self._positions = positions
         self._outgoing: OutgoingFilter | None = None
+        self._outgoing_senders: np.ndarray | None = None  # bool [N]; None = every sender
         self._link_filter: LinkFilter | None = None
+        self._link_filter_pairwise = False
         self._inboxes: list[Inbox | None] = [None] * self._n
-        self._pending: dict[float | int, _Due] = {}
+        self._inflight = InFlight(env, self._resolution, self._deliver, self._deliver_one)
         self._next_seq = 0
         self._ledger = Ledger(trace=bool(trace))
         self._channel = Channel(self._n, models, rng, self._derive_key(rng), positions)
@@ -195,25 +190,41 @@ class Network:
             raise ConfigError("topology", topology, f"a Topology over {self._n} agents")
         self._topology = topology
 
-    def set_outgoing_filter(self, fn: OutgoingFilter | None) -> None:
-        """Install (or remove with None) a filter applied to every send before anything else.
+    def set_outgoing_filter(
+        self, fn: OutgoingFilter | None, senders: Iterable[int] | None = None
+    ) -> None:
+        """Install (or remove with None) a filter applied to sends before anything else.
 
         ``fn(src, dsts, payloads)`` gets the recipients and a list of payloads aligned with them
         and returns ``(dsts_kept, payloads_kept)``: it may drop recipients (omission: counted as
         ``omitted``, not as sent) or replace payloads per recipient (Byzantine behaviour).
+        ``senders`` limits it to those agents (None: every sender); sends of other agents skip
+        it, which keeps :meth:`broadcast_many` vectorized for them.
         """
         if fn is not None and not callable(fn):
             raise ConfigError("outgoing_filter", fn, "None or a callable")
+        mask = None
+        if fn is not None and senders is not None:
+            ids = self._check_agents("senders", senders)
+            mask = np.zeros(self._n, dtype=bool)
+            mask[ids] = True
         self._outgoing = fn
+        self._outgoing_senders = mask
 
-    def set_link_filter(self, fn: LinkFilter | None) -> None:
+    def set_link_filter(self, fn: LinkFilter | None, *, pairwise: bool = False) -> None:
         """Install (or remove) a link mask: ``fn(src, dsts) -> bool array`` (False = cut link).
 
         Messages on cut links are sent but dropped (``dropped_cut``) before touching the link.
+        The filter is called once per sender with its recipients; with ``pairwise=True`` it is
+        called once per send call with aligned arrays ``fn(srcs, dsts)`` instead (one call for
+        a whole :meth:`broadcast_many`).
         """
         if fn is not None and not callable(fn):
             raise ConfigError("link_filter", fn, "None or a callable")
+        if not isinstance(pairwise, bool):
+            raise ConfigError("pairwise", pairwise, "true | false")
         self._link_filter = fn
+        self._link_filter_pairwise = pairwise
 
     def set_is_up(self, fn: IsUp | None) -> None:
         """Replace the receiver liveness check evaluated at delivery time."""
@@ -228,8 +239,37 @@ class Network:
         i = self._check_agent(i)
         box = self._inboxes[i]
         if box is None:
-            box = self._inboxes[i] = Inbox(self._inbox_limit, self._inbox_policy)
+            box = self._inboxes[i] = Inbox.of(self._store, i)
         return box
+
+    def drain_many(self, receivers: Sequence[int] | np.ndarray | None = None) -> Drained:
+        """Take every message out of the inboxes of ``receivers`` (distinct ids; None: all agents).
+
+        Returns aligned columns ``(receiver, sender, t_delivered, payloads)``: inbox after inbox
+        in the order given, oldest message first, exactly the messages that ``inbox(i).drain()``
+        would return one receiver at a time. ``payloads`` stacks the payloads into one new
+        ``[M, ...]`` array when they share a shape and dtype, else it is an object array. With no
+        message it is ``[0, *shape]`` of the kind's dtype when the network has a single kind of
+        fixed shape.
+        """
+        if receivers is None:
+            ids = np.arange(self._n, dtype=np.int64)
+        else:
+            ids = self._check_agents("receivers", receivers)
+            if ids.size > 1 and np.bincount(ids, minlength=self._n).max() > 1:
+                raise ConfigError("receivers", ids.tolist(), "distinct agent ids")
+        store = self._store
+        rows = store.take(ids)
+        payloads = store.payloads(rows)
+        kinds = list(self._kinds.values())
+        if rows.size == 0 and len(kinds) == 1 and kinds[0].shape is not None:
+            payloads = np.empty((0, *kinds[0].shape), dtype=kinds[0].np_dtype)
+        return Drained(
+            store.column("recv", rows),
+            store.column("src", rows),
+            store.column("t_delivered", rows),
+            payloads,
+        )
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -270,10 +310,61 @@ class Network:
         arr = np.asarray(dsts, dtype=np.int64).ravel()
         return self._send(src, arr, kind, payload, size, per_recipient)
 
+    def broadcast_many(
+        self,
+        srcs: Sequence[int] | np.ndarray,
+        kind: str,
+        payloads: np.ndarray,
+        size: int | None = None,
+    ) -> int:
+        """Many senders broadcast at this instant, each to its current topology neighbours.
+
+        ``payloads[i]`` (an array with one row per sender, ``[S, *kind.shape]``) is what
+        ``srcs[i]`` sends. Exactly equivalent to ``broadcast(srcs[0], kind, payloads[0], size)``,
+        ``broadcast(srcs[1], ...)``, ... in that order: same messages and sequence numbers, same
+        random draws, same fates, same deliveries. ``srcs`` may repeat a sender (its later
+        broadcasts queue behind the earlier ones). Returns the number of messages sent.
+        """
+        ids = self._check_agents("srcs", srcs)
+        self._check_kind_and_size(kind, size)
+        if not isinstance(payloads, np.ndarray) or payloads.ndim == 0:
+            raise ConfigError(
+                "payloads",
+                type(payloads).__name__,
+                "a numpy array [S, ...] with one row per sender",
+            )
+        if payloads.shape[0] != ids.size:
+            raise ConfigError("payloads", payloads.shape, f"one row per sender ({ids.size})")
+        kind_spec = self._kinds.get(kind)
+        block, row_entry, row_reason, row_size = payload_rows(kind_spec, payloads, size)
+        sender, dsts = neighbour_pairs(self._topology, ids)
+        entries, reasons, sizes = row_entry[sender], row_reason[sender], row_size[sender]
+        if self._outgoing is not None:
+            filtered = np.ones(ids.size, dtype=bool)
+            if self._outgoing_senders is not None:
+                filtered = self._outgoing_senders[ids]
+            if filtered.any():
+                rows = PayloadRows(block, row_entry, row_reason, row_size, kind_spec, size)
+                sender, dsts, entries, reasons, sizes = filter_pairs(
+                    ids, filtered, sender, dsts, rows, self._apply_outgoing
+                )
+        return self._transmit(kind, block, ids, sender, dsts, sizes, entries, reasons)
+
     def _check_agent(self, i: Any) -> int:
         if isinstance(i, bool) or not isinstance(i, int | np.integer) or not 0 <= i < self._n:
             raise ConfigError("agent", i, f"an agent id in [0, {self._n})")
         return int(i)
+
+    def _check_agents(self, field: str, ids: Any) -> np.ndarray:
+        arr = np.asarray(ids if not isinstance(ids, set | frozenset) else sorted(ids))
+        if arr.size == 0:
+            return np.empty(0, dtype=np.int64)
+        if arr.ndim != 1 or arr.dtype.kind not in "iu":
+            raise ConfigError(field, ids, "a 1-d sequence of integer agent ids")
+        arr = arr.astype(np.int64)
+        if arr.min() < 0 or arr.max() >= self._n:
+            raise ConfigError(field, arr.tolist(), f"agent ids in [0, {self._n})")
+        return arr
 
     def _check_recipients(self, dsts: np.ndarray) -> np.ndarray:
         dsts = np.asarray(dsts, dtype=np.int64).ravel()
@@ -282,6 +373,24 @@ class Network:
         if dsts.size > 1 and np.unique(dsts).size != dsts.size:
             raise ConfigError("dsts", dsts.tolist(), "distinct agent ids")
         return dsts
+
+    @staticmethod
+    def _check_kind_and_size(kind: Any, size: Any) -> None:
+        if not isinstance(kind, str):
+            raise ConfigError("kind", kind, "a message kind name (str)")
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+            raise ConfigError("size", size, "None or an integer >= 0 (bytes)")
+
+    def _apply_outgoing(self, src: int, dsts: np.ndarray, offered: list) -> tuple[np.ndarray, list]:
+        """Run the outgoing filter for one sender; counts the omitted recipients."""
+        assert self._outgoing is not None
+        kept, kept_payloads = self._outgoing(src, dsts.copy(), offered)
+        kept = self._check_recipients(kept)
+        payloads = list(kept_payloads)
+        if len(payloads) != kept.size:
+            raise ConfigError("outgoing_filter", len(payloads), "one payload per kept recipient")
+        self._ledger.omitted(dsts.size - kept.size)
+        return kept, payloads
 
     def _send(
         self,
@@ -295,10 +404,7 @@ class Network:
         checked: bool = False,
     ) -> int:
         src = self._check_agent(src)
-        if not isinstance(kind, str):
-            raise ConfigError("kind", kind, "a message kind name (str)")
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
-            raise ConfigError("size", size, "None or an integer >= 0 (bytes)")
+        self._check_kind_and_size(kind, size)
         if not checked:
             dsts = self._check_recipients(dsts)
         if per_recipient:
@@ -307,77 +413,79 @@ class Network:
                 raise ConfigError(
                     "payload", f"{len(payloads)} payloads", f"one per recipient ({dsts.size})"
                 )
-        if self._outgoing is not None:
-            before = dsts.size
-            offered = payloads if per_recipient else [payload] * before
-            kept, kept_payloads = self._outgoing(src, dsts.copy(), offered)
-            dsts = self._check_recipients(kept)
-            payloads = list(kept_payloads)
-            if len(payloads) != dsts.size:
-                raise ConfigError(
-                    "outgoing_filter", len(payloads), "one payload per kept recipient"
-                )
+        mask = self._outgoing_senders
+        if self._outgoing is not None and (mask is None or mask[src]):
+            offered = payloads if per_recipient else [payload] * dsts.size
+            dsts, payloads = self._apply_outgoing(src, dsts, offered)
             per_recipient = True
-            self._ledger.omitted(before - dsts.size)
         m = dsts.size
         if m == 0:
             return 0
-
         kind_spec = self._kinds.get(kind)
         if per_recipient:
-            shots, reasons, sizes_list = self._prepare_each(payloads, kind_spec, size)
-            sizes = np.asarray(sizes_list, dtype=np.int64)
-            batch_payloads: Any = shots
-            batch_reasons: Any = reasons
+            block = PayloadBlock()
+            entries, reasons, sizes = payload_list(block, kind_spec, payloads, size)
         else:
-            shot = snapshot(payload)
-            nbytes = payload_nbytes(shot) if size is None else size
+            block, reason, nbytes = one_payload(kind_spec, payload, size)
+            entries = np.zeros(m, dtype=np.int64)
+            reasons = np.full(m, reason, dtype=np.uint8)
             sizes = np.full(m, nbytes, dtype=np.int64)
-            batch_payloads = shot
-            batch_reasons = check_payload(kind_spec, shot, nbytes)
+        ids = np.array([src], dtype=np.int64)
+        sender = np.zeros(m, dtype=np.int64)
+        return self._transmit(kind, block, ids, sender, dsts, sizes, entries, reasons)
 
+    def _transmit(
+        self,
+        kind: str,
+        block: PayloadBlock,
+        ids: np.ndarray,
+        sender: np.ndarray,
+        dsts: np.ndarray,
+        sizes: np.ndarray,
+        entries: np.ndarray,
+        reasons: np.ndarray,
+    ) -> int:
+        """Put the messages ``ids[sender[k]] -> dsts[k]`` of one send call on the wire, in order
+        (``sender`` is non-decreasing: sender after sender)."""
+        m = dsts.size
+        if m == 0:
+            return 0
+        srcs = ids[sender]
         allowed = None
         if self._link_filter is not None:
-            allowed = np.asarray(self._link_filter(src, dsts.copy()), dtype=bool).ravel()
-            if allowed.shape != (m,):
-                raise ConfigError("link_filter", allowed.shape, f"a bool array of shape [{m}]")
+            allowed = link_verdicts(
+                self._link_filter, self._link_filter_pairwise, ids, sender, srcs, dsts
+            )
         now = float(self._env.now)
-        fate = self._channel.transmit(now, src, dsts, sizes, self._model_index(src, dsts), allowed)
+        passes = repeat_passes(ids, sender, self._n)
+        fate = self._channel.transmit(
+            now, srcs, dsts, sizes, self._model_index(srcs, dsts), allowed, passes
+        )
         seq0 = self._next_seq
         self._next_seq += m
         self._ledger.sent(
-            seq0, now, src, dsts, kind, sizes, fate.cause, fate.attempts, fate.delay, fate.t_due
+            seq0, now, srcs, dsts, kind, sizes, fate.cause, fate.attempts, fate.delay, fate.t_due
         )
         live = np.flatnonzero(fate.cause == IN_FLIGHT)
         if live.size:
-            batch = _Batch(
-                src, kind, now, dsts, sizes, fate.attempts, batch_payloads, batch_reasons
+            self._inflight.add(
+                SendCall(kind, now, block),
+                None if live.size == m else live,
+                seq=np.arange(seq0, seq0 + m),
+                src=srcs,
+                dst=dsts,
+                t_due=fate.t_due,
+                size=sizes,
+                attempts=fate.attempts,
+                reason=reasons,
+                entry=entries,
             )
-            self._schedule(batch, live, fate.t_due[live], seq0)
         return m
 
-    def _prepare_each(
-        self, payloads: list, kind_spec: MessageKind | None, size: int | None
-    ) -> tuple[list, list[str], list[int]]:
-        shots: list = []
-        reasons: list[str] = []
-        sizes: list[int] = []
-        seen: dict[int, tuple[Any, str, int]] = {}
-        for p in payloads:
-            hit = seen.get(id(p))
-            if hit is None:
-                shot = snapshot(p)
-                nbytes = payload_nbytes(shot) if size is None else size
-                hit = seen[id(p)] = (shot, check_payload(kind_spec, shot, nbytes), nbytes)
-            shots.append(hit[0])
-            reasons.append(hit[1])
-            sizes.append(hit[2])
-        return shots, reasons, sizes
-
-    def _model_index(self, src: int, dsts: np.ndarray) -> np.ndarray | None:
+    def _model_index(self, srcs: np.ndarray, dsts: np.ndarray) -> np.ndarray | None:
         if self._ov_keys.size == 0:
             return None
-        keys = src * self._n + dsts
+        keys = srcs * self._n + dsts
         pos = np.searchsorted(self._ov_keys, keys)
         inside = pos < self._ov_keys.size
         out = np.zeros(dsts.size, dtype=np.int64)
@@ -388,92 +496,94 @@ class Network:
 
     # -- delivery ------------------------------------------------------------------------------
 
-    def _schedule(self, batch: _Batch, live: np.ndarray, t_due: np.ndarray, seq0: int) -> None:
-        """File each message under its delivery instant (or bucket), starting timers as needed.
-
-        A bucket b of width r holds the messages with (b - 1) * r < t_due <= b * r and is
-        delivered at b * r.
-        """
-        r = self._resolution
-        pending = self._pending
-        for i, t in zip(live.tolist(), t_due.tolist()):
-            if r > 0:
-                key = math.ceil(t / r)
-                if key * r < t:
-                    key += 1
-                elif (key - 1) * r >= t:
-                    key -= 1
-                t_event = key * r
-            else:
-                key = t_event = t
-            items = pending.get(key)
-            if items is None:
-                items = pending[key] = []
-                self._start_timer(key, items, t_event)
-            items.append((t, seq0 + i, batch, i))
-
-    def _start_timer(self, key: float | int, items: _Due, t_event: float) -> None:
-        now = self._env.now
-        dt = max(t_event - now, 0.0)
-        while now + dt < t_event:  # the event must never fall before t_event by rounding
-            dt = math.nextafter(dt, math.inf)
-        ev = self._env.timeout(dt)
-        ev.callbacks.append(lambda _ev: self._deliver(key, items))
-
-    def _deliver(self, key: float | int, items: _Due) -> None:
-        if self._pending.get(key) is not items:
-            return  # discarded by drop_pending()/reset()
-        del self._pending[key]
-        if self._resolution > 0 and len(items) > 1:
-            items.sort(key=lambda it: (it[0], it[1]))
+    def _deliver(self, a: Arrivals) -> None:
+        """Deliver the messages of one delivery key (in arrival order) at the current time:
+        receivers that are down drop them, invalid payloads are rejected, the rest arrive."""
         now = float(self._env.now)
-        up = None
+        crashed = _NO_SEQS
+        bad = a.reason != OK
+        ok = ~bad
         if self._is_up is not None:
-            dsts = np.fromiter((b.dsts[i] for _, _, b, i in items), np.int64, len(items))
-            up = np.asarray(self._is_up(dsts), dtype=bool).ravel()
-            if up.shape != dsts.shape:
-                raise ConfigError("is_up", up.shape, f"a bool array of shape [{dsts.size}]")
-            up = up.tolist()
-        crashed: list[int] = []
-        rejected: list[tuple[int, str]] = []
-        refused: list[int] = []
-        arrived: list[int] = []
-        latencies: list[float] = []
-        evicted: list[int] = []
-        inboxes = self._inboxes
-        for j, (_t, seq, batch, i) in enumerate(items):
-            if up is not None and not up[j]:
-                crashed.append(seq)
-                continue
-            shared = not isinstance(batch.reasons, list)
-            reason = batch.reasons if shared else batch.reasons[i]
-            if reason != "ok":
-                rejected.append((seq, reason))
-                continue
-            dst = int(batch.dsts[i])
-            message = Message(
-                batch.src,
-                dst,
-                batch.kind,
-                batch.payloads if shared else batch.payloads[i],
-                int(batch.sizes[i]),
-                batch.t_sent,
-                now,
-                int(batch.attempts[i]),
-                seq,
+            up = self._receivers_up(a.dst)
+            if not up.all():
+                crashed = a.seq[~up]
+                bad &= up
+                ok &= up
+        rejected, reasons = a.seq[bad], a.reason[bad]
+        if not ok.all():
+            a = a.take(np.flatnonzero(ok))
+        self._arrive(now, a, crashed, rejected, reasons)
+
+    def _deliver_one(self, a: Arrival) -> None:
+        """``_deliver`` for a key with a single message, in scalar steps."""
+        now = float(self._env.now)
+        ledger = self._ledger
+        if self._is_up is not None and not self._receivers_up(np.array([a.dst]))[0]:
+            ledger.settle_one(now, a.seq, "crash")
+            return
+        if a.reason != OK:
+            ledger.settle_one(now, a.seq, "invalid", reason=a.reason)
+            return
+        store, call = self._store, a.call
+        entered, evicted = store.put_one(
+            now,
+            a.dst,
+            a.seq,
+            a.src,
+            call.t_sent,
+            a.size,
+            a.attempts,
+            store.kind_code(call.kind),
+            call.block,
+            a.entry,
+        )
+        if not entered:
+            ledger.settle_one(now, a.seq, "inbox")
+            return
+        out = int(store.value("seq", evicted)) if evicted >= 0 else -1
+        ledger.settle_one(now, a.seq, "arrived", latency=now - call.t_sent, evicted=out)
+
+    def _receivers_up(self, dsts: np.ndarray) -> np.ndarray:
+        assert self._is_up is not None
+        up = np.asarray(self._is_up(dsts.copy()), dtype=bool).ravel()
+        if up.shape != dsts.shape:
+            raise ConfigError("is_up", up.shape, f"a bool array of shape [{dsts.size}]")
+        return up
+
+    def _arrive(
+        self,
+        now: float,
+        a: Arrivals,
+        crashed: np.ndarray,
+        rejected: np.ndarray,
+        reasons: np.ndarray,
+    ) -> None:
+        """Put the checked messages ``a`` into inboxes and settle every outcome of the key."""
+        refused = evicted = arrived = latency = _NO_SEQS
+        if a.seq.size:
+            store = self._store
+            if len(a.calls) == 1:
+                call = a.calls[0]
+                kinds = np.full(a.seq.size, store.kind_code(call.kind), dtype=np.int64)
+                t_sent = np.full(a.seq.size, call.t_sent)
+            else:
+                kinds = np.array([store.kind_code(c.kind) for c in a.calls], dtype=np.int64)
+                kinds = kinds[a.call]
+                t_sent = np.array([c.t_sent for c in a.calls], dtype=np.float64)[a.call]
+            batch = Incoming(
+                a.dst, a.seq, a.src, t_sent, a.size, a.attempts, kinds, a.call, a.entry
             )
-            box = inboxes[dst]
-            if box is None:
-                box = self.inbox(dst)
-            out = box.put(message)
-            if out is message:
-                refused.append(seq)
-                continue
-            arrived.append(seq)
-            latencies.append(now - batch.t_sent)
-            if out is not None:
-                evicted.append(out.seq)
-        self._ledger.settle(now, crashed, rejected, refused, arrived, latencies, evicted)
+            entered, evicted_rows, evicted_new = store.arrive(
+                now, batch, [c.block for c in a.calls]
+            )
+            arrived = a.seq
+            if entered is not None:
+                refused, arrived, t_sent = a.seq[~entered], a.seq[entered], t_sent[entered]
+            latency = now - t_sent
+            evicted = a.seq[evicted_new] if evicted_new.size else _NO_SEQS
+            if evicted_rows.size:
+                evicted = np.concatenate([store.column("seq", evicted_rows), evicted])
+        self._ledger.settle(now, crashed, rejected, reasons, refused, arrived, latency, evicted)
 
     # -- accounting and episodes ---------------------------------------------------------------
 
@@ -507,19 +617,13 @@ class Network:
         Messages still in flight, and messages waiting in inboxes, are carried into the new window
         (as sent, and as delivered for the latter) so that the invariant holds in every window.
         """
-        in_flight = [it[1] for items in self._pending.values() for it in items]
-        resident = [m.seq for box in self._inboxes if box is not None for m in box]
-        self._ledger.restart(self._next_seq, in_flight, resident)
+        self._ledger.restart(self._next_seq, self._inflight.seqs(), self._store.resident_seqs())
 
     def drop_pending(self) -> int:
         """Discard every message in flight (counted as dropped_pending); returns how many."""
-        count = 0
-        for items in self._pending.values():
-            for _t, seq, _b, _i in items:
-                self._ledger.dropped(seq, "pending")
-                count += 1
-        self._pending.clear()
-        return count
+        seqs = self._inflight.clear()
+        self._ledger.dropped(seqs, "pending")
+        return int(seqs.size)
 
     def reset(
         self,
@@ -535,12 +639,11 @@ class Network:
             raise ConfigError("env", env, "a simpy.Environment")
         if rng is not None and not isinstance(rng, np.random.Generator):
             raise ConfigError("rng", rng, "a numpy.random.Generator")
-        self._pending.clear()
-        for box in self._inboxes:
-            if box is not None:
-                box.clear()
+        self._inflight.clear()
+        self._store.clear_all()
         if env is not None:
             self._env = env
+            self._inflight.env = env
         if rng is not None:
             self._rng = rng
             self._channel.rng = rng

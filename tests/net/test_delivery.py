@@ -353,3 +353,16 @@ def test_cut_links_do_not_shift_the_draws_of_other_links():
             np.asarray(traces[0][name])[keep], np.asarray(traces[1][name])[keep]
         )
     assert set(np.asarray(traces[1]["drop_cause"])[~keep]) == {"cut"}
+
+
+def test_late_in_a_long_run_delivery_is_not_early_nor_late_by_more_than_an_ulp():
+    link = LinkModel(delay=DelayModel("exponential", mean=1e-3))
+    env, net = make_network(star(50), link, seed=4, inbox_limit=1000)
+    advance(env, 123456.789)
+    for _ in range(5):
+        net.broadcast(0, "vec", payload())
+    env.run()
+    cols = net.trace_columns()
+    due, got = np.asarray(cols["t_due"]), np.asarray(cols["t_delivered"])
+    assert np.all(got >= due)
+    assert np.all(got - due <= np.spacing(due))

@@ -6,6 +6,8 @@ import simpy
 from net_testkit import check_invariant, make_network, payload
 
 from dmarl_des.net import DelayModel, Inbox, LinkModel, Message, complete
+from dmarl_des.net.inbox_store import InboxStore, Incoming
+from dmarl_des.net.payloads import PayloadBlock
 
 
 def msg(i: int) -> Message:
@@ -70,7 +72,7 @@ def test_interrupted_wait_does_not_swallow_the_next_message():
             log.append("woke")
         except simpy.Interrupt:
             log.append("interrupted")
-        assert box._waiters == []  # the with-block cancelled the stale wait
+        assert box.waiting == 0  # the with-block cancelled the stale wait
         yield env.timeout(5.0)
         log.append([m.seq for m in box.drain()])
 
@@ -114,3 +116,98 @@ def test_bad_inbox_arguments():
         Inbox(limit=0)
     with pytest.raises(ConfigError, match="inbox_policy"):
         Inbox(policy="random")
+
+
+def reference_arrivals(queues, limit, policy, batch):
+    """What a deque per inbox does with a batch: (refused seqs, evicted seqs)."""
+    refused, evicted = [], []
+    for r, seq in batch:
+        q = queues[r]
+        if len(q) >= limit:
+            if policy == "drop_newest":
+                refused.append(seq)
+                continue
+            evicted.append(q.popleft())
+        q.append(seq)
+    return refused, evicted
+
+
+def incoming(batch, block):
+    recv = np.array([r for r, _ in batch], dtype=np.int64)
+    seq = np.array([s for _, s in batch], dtype=np.int64)
+    k = recv.size
+    return Incoming(
+        recv=recv,
+        seq=seq,
+        src=seq % 7,
+        t_sent=np.zeros(k),
+        size=np.full(k, 4),
+        attempts=np.ones(k, dtype=np.int64),
+        kind=np.zeros(k, dtype=np.int64),
+        call=np.zeros(k, dtype=np.int64),
+        entry=seq,
+    ), [block]
+
+
+@pytest.mark.parametrize("policy", ["drop_oldest", "drop_newest"])
+@pytest.mark.parametrize("batched", [True, False])
+def test_store_matches_a_deque_per_inbox(policy, batched):
+    from collections import deque
+
+    n, limit = 6, 3
+    rng = np.random.default_rng(4)
+    store = InboxStore(n, limit, policy)
+    store.kind_code("vec")
+    block = PayloadBlock(np.arange(5000, dtype=np.float64).reshape(-1, 1))
+    queues = [deque() for _ in range(n)]
+    seq = 0
+    for step in range(400):  # enough arrivals for several compactions of the store
+        size = int(rng.integers(1, 12))
+        batch = [(int(rng.integers(n)), seq + j) for j in range(size)]
+        seq += size
+        want_refused, want_evicted = reference_arrivals(queues, limit, policy, batch)
+        if batched:
+            cols, blocks = incoming(batch, block)
+            arrived, evicted_rows, evicted_new = store.arrive(float(step), cols, blocks)
+            refused = [] if arrived is None else cols.seq[~arrived].tolist()
+            evicted = store.column("seq", evicted_rows).tolist() + cols.seq[evicted_new].tolist()
+        else:
+            refused, evicted = [], []
+            for r, s in batch:
+                entered, out = store.put_one(float(step), r, s, s % 7, 0.0, 4, 1, 0, block, s)
+                if not entered:
+                    refused.append(s)
+                elif out >= 0:
+                    evicted.append(int(store.value("seq", out)))
+        assert refused == want_refused
+        assert sorted(evicted) == sorted(want_evicted)
+        if step % 5 == 4:  # drain a few inboxes, one at a time or together
+            who = rng.permutation(n)[:3]
+            got = [m.seq for i in who.tolist() for m in Inbox.of(store, i).drain()]
+            want = [s for i in who.tolist() for s in queues[i]]
+            for i in who.tolist():
+                queues[i].clear()
+            assert got == want
+        for i in range(n):
+            box = Inbox.of(store, i)
+            assert [m.seq for m in box] == list(queues[i])
+            assert [m.payload.item() for m in box] == [float(s) for s in queues[i]]
+
+
+def test_waits_fire_with_each_inbox_first_arrival_of_a_batch():
+    env = simpy.Environment()
+    store = InboxStore(3, 2, "drop_newest")
+    store.kind_code("vec")
+    block = PayloadBlock(np.zeros((10, 1)))
+    Inbox.of(store, 0).put(msg(99))
+    Inbox.of(store, 0).put(msg(98))  # full: a batch cannot enter inbox 0
+    fired = []
+    for i in range(3):
+        Inbox.of(store, i).wait(env).callbacks.append(
+            lambda ev, i=i: fired.append((i, ev.value.seq))
+        )
+    cols, blocks = incoming([(2, 5), (0, 6), (1, 7), (2, 8)], block)
+    store.arrive(1.0, cols, blocks)
+    env.run()
+    assert fired == [(2, 5), (1, 7)]  # in arrival order; inbox 0 refused its message
+    assert Inbox.of(store, 0).waiting == 1 and Inbox.of(store, 2).waiting == 0

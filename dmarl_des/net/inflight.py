@@ -1,0 +1,301 @@
+"""Messages in flight: filed by delivery instant (or bucket), each key served by one SimPy timeout."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import NamedTuple
+
+import numpy as np
+import simpy
+
+from dmarl_des.net.grouping import stable_order
+from dmarl_des.net.payloads import PayloadBlock
+
+__all__ = ["Arrival", "Arrivals", "InFlight", "SendCall"]
+
+
+class SendCall(NamedTuple):
+    """What the messages of one send call share."""
+
+    kind: str
+    t_sent: float
+    block: PayloadBlock
+
+
+class Arrival(NamedTuple):
+    """A delivery key's only message, as plain Python values (see Arrivals)."""
+
+    call: SendCall
+    seq: int
+    src: int
+    dst: int
+    size: int
+    attempts: int
+    reason: int
+    entry: int
+
+
+# The in-flight table: one row per message, 8 integers (a matrix, so that a row reads in one
+# go) and the exact delivery time. ``reason`` is the payload check code (0 = ok), ``entry`` the
+# payload's entry in its call's block, ``call`` the send call's number.
+_INTS = ("seq", "src", "dst", "size", "attempts", "reason", "entry", "call")
+_CALL = _INTS.index("call")
+_SMALL = 16  # send calls up to this many messages are filed one message at a time
+_MIN_DEAD = 4096  # compaction waits until at least this many rows are dead
+
+
+@dataclass(slots=True, eq=False)
+class Arrivals:
+    """The messages of one delivery key, in arrival order, as aligned columns.
+
+    ``call`` numbers each message's send call in ``calls`` (its kind, send time, payloads).
+    """
+
+    calls: list[SendCall]
+    call: np.ndarray
+    seq: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+    t_due: np.ndarray
+    size: np.ndarray
+    attempts: np.ndarray
+    reason: np.ndarray
+    entry: np.ndarray
+
+    def take(self, sel: np.ndarray) -> Arrivals:
+        """The arrivals at positions ``sel`` (same calls)."""
+        return Arrivals(
+            self.calls,
+            self.call[sel],
+            self.seq[sel],
+            self.src[sel],
+            self.dst[sel],
+            self.t_due[sel],
+            self.size[sel],
+            self.attempts[sel],
+            self.reason[sel],
+            self.entry[sel],
+        )
+
+
+#: Row numbers filed under one delivery key, in filing order (hence ascending): runs of single
+#: rows (lists) and ranges of rows (arrays).
+_Due = list[list[int] | np.ndarray]
+
+
+def _due_rows(due: _Due) -> np.ndarray:
+    if len(due) == 1:
+        return np.asarray(due[0], dtype=np.int64)
+    return np.concatenate(due).astype(np.int64, copy=False)
+
+
+def _time_order(t: np.ndarray, width: float) -> np.ndarray:
+    """The stable sorting permutation of delivery times ``t`` that span about ``width``.
+
+    A radix pass on 16-bit quantized times leaves the times nearly sorted, which makes the exact
+    stable sort that follows much cheaper; ties of exact times keep their order throughout.
+    """
+    if t.size < 64:
+        return np.argsort(t, kind="stable")
+    low = t.min()
+    q = np.clip((t - low) * (65535.0 / width), 0, 65535).astype(np.uint16)
+    first = np.argsort(q, kind="stable")
+    return first[np.argsort(t[first], kind="stable")]
+
+
+class InFlight:
+    """The table of messages in flight, keyed by delivery instant (exact) or bucket.
+
+    Exact (``resolution == 0``): the key is the exact delivery time. Bucketed (``resolution =
+    r > 0``): the key is the bucket ``b`` with ``(b - 1) * r < t_due <= b * r``, delivered at
+    ``b * r``. A key's SimPy timeout (priority NORMAL) is created when its first message is filed;
+    when it fires, ``deliver`` gets the key's messages in order of exact delivery time, then send
+    order (``deliver_one`` gets a key's only message). Messages live as rows of one table (row
+    numbers grow with the send order); a key holds row numbers only.
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        resolution: float,
+        deliver: Callable[[Arrivals], None],
+        deliver_one: Callable[[Arrival], None],
+    ) -> None:
+        self.env = env
+        self.resolution = resolution
+        self._deliver = deliver
+        self._deliver_one = deliver_one
+        self._pending: dict[float | int, _Due] = {}
+        self._ints = np.empty((0, len(_INTS)), dtype=np.int64)
+        self._t_due = np.empty(0, dtype=np.float64)
+        self._size = 0  # rows used
+        self._live = 0  # rows still in flight
+        self._calls: list[SendCall] = []
+
+    # -- filing --------------------------------------------------------------------------------
+
+    def add(self, call: SendCall, sel: np.ndarray | None, **columns: np.ndarray) -> None:
+        """File messages of one send call under their delivery keys: the positions ``sel``
+        (None: all) of the aligned ``columns`` (every table column but ``call``)."""
+        t = columns["t_due"] if sel is None else columns["t_due"][sel]
+        m = t.size
+        self._maybe_compact()
+        r = self.resolution
+        if r > 0:
+            keys = np.ceil(t / r).astype(np.int64)
+            keys[keys * r < t] += 1
+            keys[(keys - 1) * r >= t] -= 1
+        else:
+            keys = t
+        base = self._size
+        self._calls.append(call)
+        self._live += m
+        pending = self._pending
+        if m <= _SMALL:
+            self._append(m, columns, sel)
+            for row, key in enumerate(keys.tolist(), base):
+                due = pending.get(key)
+                if due is None:
+                    due = pending[key] = [[row]]
+                    self._start_timer(key, due, key * r if r > 0 else key)
+                elif isinstance(due[-1], list):
+                    due[-1].append(row)
+                else:
+                    due.append([row])
+            return
+        # rows are written grouped by key (stable), so that each key gets a range of rows
+        order = stable_order(keys) if r > 0 else np.argsort(keys, kind="stable")
+        self._append(m, columns, order if sel is None else sel[order])
+        sorted_keys = keys[order]
+        cuts = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
+        bounds = [0, *cuts.tolist(), m]
+        firsts = sorted_keys[bounds[:-1]].tolist()
+        for key, a, b in zip(firsts, bounds[:-1], bounds[1:]):
+            due = pending.get(key)
+            rows = np.arange(base + a, base + b)
+            if due is None:
+                pending[key] = due = [rows]
+                self._start_timer(key, due, key * r if r > 0 else key)
+            else:
+                due.append(rows)
+
+    def _append(self, m: int, columns: dict[str, np.ndarray], pick: np.ndarray | None) -> None:
+        """Write rows for the messages at ``pick`` (None: all) of ``columns``."""
+        base, need = self._size, self._size + m
+        cap = self._t_due.size
+        if need > cap:
+            cap = max(need, 2 * cap, 1024)
+            ints = np.empty((cap, len(_INTS)), dtype=np.int64)
+            ints[:base] = self._ints[:base]
+            t_due = np.empty(cap, dtype=np.float64)
+            t_due[:base] = self._t_due[:base]
+            self._ints, self._t_due = ints, t_due
+        rows = self._ints[base:need]
+        for j, name in enumerate(_INTS[:_CALL]):
+            rows[:, j] = columns[name] if pick is None else columns[name][pick]
+        rows[:, _CALL] = len(self._calls) - 1
+        t = columns["t_due"]
+        self._t_due[base:need] = t if pick is None else t[pick]
+        self._size = need
+
+    def _maybe_compact(self) -> None:
+        """Drop the rows of delivered messages once they outnumber those in flight twice.
+
+        The rows of each key are moved, in order, to one range: a key's rows stay in send order.
+        """
+        if self._size - self._live < 2 * self._live + _MIN_DEAD:
+            return
+        dues = list(self._pending.values())
+        parts = [_due_rows(d) for d in dues]
+        live = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+        k = live.size
+        self._ints[:k] = self._ints[live]  # the capacity is kept
+        self._t_due[:k] = self._t_due[live]
+        start = 0
+        for due, part in zip(dues, parts):
+            # update in place: the key's timer holds this very list
+            due[:] = [np.arange(start, start + part.size)]
+            start += part.size
+        calls = self._ints[:k, _CALL]
+        used = np.flatnonzero(np.bincount(calls, minlength=len(self._calls)))
+        renumber = np.zeros(len(self._calls), dtype=np.int64)
+        renumber[used] = np.arange(used.size)
+        self._ints[:k, _CALL] = renumber[calls]
+        self._calls = [self._calls[c] for c in used.tolist()]
+        self._size = self._live = k
+
+    def _start_timer(self, key: float | int, due: _Due, t_event: float) -> None:
+        now = self.env.now
+        dt = max(t_event - now, 0.0)
+        # the event must never fall before t_event by rounding: grow dt by doubling steps from
+        # one unit in its last place (a single ulp of dt may be far below one ulp of now)
+        step = math.ulp(dt)
+        while now + dt < t_event:
+            dt += step
+            step *= 2
+        ev = self.env.timeout(dt)
+        ev.callbacks.append(partial(self._fire, key, due))
+
+    # -- delivery ------------------------------------------------------------------------------
+
+    def _fire(self, key: float | int, due: _Due, _ev: simpy.Event) -> None:
+        if self._pending.get(key) is not due:
+            return  # discarded by clear()
+        del self._pending[key]
+        if len(due) == 1 and len(due[0]) == 1:
+            self._live -= 1
+            self._deliver_one(self._gather_one(int(due[0][0])))
+            return
+        rows = _due_rows(due)  # ascending: send order
+        self._live -= rows.size
+        self._deliver(self._gather(rows))
+
+    def _gather(self, rows: np.ndarray) -> Arrivals:
+        """The messages at ``rows`` (in send order), ordered by exact delivery time, then send
+        order."""
+        t_due = self._t_due[rows]
+        if self.resolution > 0:
+            order = _time_order(t_due, self.resolution)
+            rows, t_due = rows[order], t_due[order]
+        seq, src, dst, size, attempts, reason, entry, call = self._ints[rows].T
+        low = int(call.min())
+        counts = np.bincount(call - low)
+        used = np.flatnonzero(counts)
+        local = np.zeros(counts.size, dtype=np.int64)  # call number - low -> local number
+        local[used] = np.arange(used.size)
+        return Arrivals(
+            [self._calls[low + k] for k in used.tolist()],
+            local[call - low],
+            seq,
+            src,
+            dst,
+            t_due,
+            size,
+            attempts,
+            reason,
+            entry,
+        )
+
+    def _gather_one(self, row: int) -> Arrival:
+        seq, src, dst, size, attempts, reason, entry, call = self._ints[row].tolist()
+        return Arrival(self._calls[call], seq, src, dst, size, attempts, reason, entry)
+
+    # -- reading and clearing ------------------------------------------------------------------
+
+    def seqs(self) -> np.ndarray:
+        """Sequence numbers of every message in flight."""
+        parts = [_due_rows(d) for d in self._pending.values()]
+        rows = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+        return self._ints[rows, 0]
+
+    def clear(self) -> np.ndarray:
+        """Discard every message in flight (their timeouts then fire without effect); returns
+        their sequence numbers."""
+        seqs = self.seqs()
+        self._pending.clear()
+        self._size = self._live = 0
+        self._calls = []
+        return seqs
