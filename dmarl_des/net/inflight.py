@@ -261,14 +261,17 @@ class InFlight:
             order = _time_order(t_due, self.resolution)
             rows, t_due = rows[order], t_due[order]
         seq, src, dst, size, attempts, reason, entry, call = self._ints[rows].T
-        low = int(call.min())
-        counts = np.bincount(call - low)
-        used = np.flatnonzero(counts)
-        local = np.zeros(counts.size, dtype=np.int64)  # call number - low -> local number
-        local[used] = np.arange(used.size)
+        low, high = int(call.min()), int(call.max())
+        if low == high:  # one send call
+            calls, local = [self._calls[low]], np.zeros(rows.size, dtype=np.int64)
+        else:
+            used = np.flatnonzero(np.bincount(call - low))
+            number = np.zeros(high - low + 1, dtype=np.int64)  # call - low -> local number
+            number[used] = np.arange(used.size)
+            calls, local = [self._calls[low + k] for k in used.tolist()], number[call - low]
         return Arrivals(
-            [self._calls[low + k] for k in used.tolist()],
-            local[call - low],
+            calls,
+            local,
             seq,
             src,
             dst,
