@@ -22,13 +22,11 @@ from torch import nn
 
 from dmarl_des.errors import ConfigError
 from dmarl_des.learn.config import LearnerSpec
-from dmarl_des.learn.joint_replay import EpochReplay, conditional_next_q
+from dmarl_des.learn.joint_q import JointQLearner
+from dmarl_des.learn.joint_replay import conditional_next_q
 from dmarl_des.learn.networks import StackedLinear
 from dmarl_des.learn.params import clip_grad_per_set
-from dmarl_des.learn.protocol import DecisionEpoch, TransitionBatch
-from dmarl_des.learn.q_agents import AgentQ, td_loss
-from dmarl_des.learn.sampling import LinearSchedule
-from dmarl_des.learn.seeding import learner_streams
+from dmarl_des.learn.q_agents import td_loss
 from dmarl_des.learn.vdn import VDNConfig
 
 
@@ -72,20 +70,13 @@ class Mixer(nn.Module):
         return (torch.bmm(hidden, w2) + b2).view(batch)
 
 
-class QMIX:
+class QMIX(JointQLearner):
     """QMIX learner (implements the Learner protocol; ``joint = True``)."""
-
-    joint = True
 
     def __init__(self, config: QMIXConfig, spec: LearnerSpec, device: torch.device) -> None:
         if spec.state_dim < 1:
             raise ConfigError("state_dim", spec.state_dim, "a positive global state size for QMIX")
-        self.config = config
-        self.spec = spec
-        self.device = device
-        self.streams = learner_streams(spec.seed)
-        self.rng = self.streams.rng
-        self.agents = AgentQ(config, spec, device, self.streams)
+        super().__init__(config, spec, device)
         self.mixer = Mixer(
             spec.n_agents,
             spec.state_dim,
@@ -97,60 +88,10 @@ class QMIX:
         self.optimizer = torch.optim.Adam(
             [*self.agents.online.parameters(), *self.mixer.parameters()], lr=config.lr
         )
-        self.epsilon = LinearSchedule(config.eps_start, config.eps_end, config.eps_decay)
-        self.replay = EpochReplay(
-            config.buffer_size,
-            spec.n_agents,
-            spec.obs_dim,
-            spec.n_actions,
-            spec.state_dim,
-            self.agents.state_size,
-            spec.gamma,
-        )
-        self.decisions = 0
-        self.updates = 0
-        self._credit = 0
-
-    def act(
-        self, obs: np.ndarray, agent_idx: np.ndarray, mask: np.ndarray, *, explore: bool = True
-    ) -> np.ndarray:
-        epsilon = self.epsilon(self.decisions) if explore else 0.0
-        actions, _, _ = self.agents.act(obs, agent_idx, mask, epsilon)
-        if explore:
-            self.decisions += len(actions)
-        return actions
-
-    def reset(self, agent_idx: np.ndarray | None = None) -> None:
-        self.agents.reset(agent_idx)
-
-    def observe(self, batch: TransitionBatch) -> None:
-        """Per-agent transitions are not used: QMIX learns from decision epochs."""
-
-    def observe_epoch(self, epoch: DecisionEpoch) -> None:
-        h = self.agents.decision_state.cpu().numpy() if self.agents.state_size else None
-        linked = self.replay.add(epoch, h)
-        if linked and self.replay.n_transitions >= self.config.learning_starts:
-            self._credit += 1
-
-    def end_episode(self, episode: int) -> None:
-        self.replay.end_episode()
-
-    def ready(self) -> bool:
-        cfg = self.config
-        enough = self.replay.n_transitions >= max(cfg.learning_starts, 1)
-        return enough and self._credit >= cfg.train_every
 
     def update(self) -> dict[str, float]:
         cfg = self.config
-        if self.replay.n_transitions == 0:
-            raise RuntimeError(
-                "QMIX.update() called with no joint transitions; check ready() first"
-            )
-        self._credit = max(0, self._credit - cfg.train_every)
-        b = {
-            k: torch.from_numpy(v).to(self.device)
-            for k, v in self.replay.sample(cfg.batch_size, self.rng).items()
-        }
+        b = self._take_credit()
         agents, n_agents = self.agents, self.spec.n_agents
         batch = cfg.batch_size
         agent = torch.arange(n_agents, device=self.device).repeat(batch)

@@ -1,0 +1,86 @@
+"""What VDN and QMIX share: per-agent Qs acting ε-greedily and decision epochs collected for replay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from dmarl_des.learn.config import LearnerSpec
+from dmarl_des.learn.joint_replay import EpochReplay
+from dmarl_des.learn.protocol import DecisionEpoch, TransitionBatch
+from dmarl_des.learn.q_agents import AgentQ
+from dmarl_des.learn.sampling import LinearSchedule
+from dmarl_des.learn.seeding import learner_streams
+
+
+class JointQLearner:
+    """Decentralized execution (each agent's own Q) and centralized epoch replay.
+
+    Subclasses (VDN, QMIX) add how the agents' Qs are mixed in ``update``.
+    """
+
+    joint = True
+
+    def __init__(self, config: Any, spec: LearnerSpec, device: torch.device) -> None:
+        self.config = config
+        self.spec = spec
+        self.device = device
+        self.streams = learner_streams(spec.seed)
+        self.rng = self.streams.rng
+        self.agents = AgentQ(config, spec, device, self.streams)
+        self.epsilon = LinearSchedule(config.eps_start, config.eps_end, config.eps_decay)
+        self.replay = EpochReplay(
+            config.buffer_size,
+            spec.n_agents,
+            spec.obs_dim,
+            spec.n_actions,
+            spec.state_dim,
+            self.agents.state_size,
+            spec.gamma,
+        )
+        self.decisions = 0
+        self.updates = 0
+        self._credit = 0
+
+    def act(
+        self, obs: np.ndarray, agent_idx: np.ndarray, mask: np.ndarray, *, explore: bool = True
+    ) -> np.ndarray:
+        epsilon = self.epsilon(self.decisions) if explore else 0.0
+        actions, _, _ = self.agents.act(obs, agent_idx, mask, epsilon)
+        if explore:
+            self.decisions += len(actions)
+        return actions
+
+    def reset(self, agent_idx: np.ndarray | None = None) -> None:
+        self.agents.reset(agent_idx)
+
+    def observe(self, batch: TransitionBatch) -> None:
+        """Per-agent transitions are not used: joint learners learn from decision epochs."""
+
+    def observe_epoch(self, epoch: DecisionEpoch) -> None:
+        h = self.agents.decision_state.cpu().numpy() if self.agents.state_size else None
+        linked = self.replay.add(epoch, h)
+        if linked and self.replay.n_transitions >= self.config.learning_starts:
+            self._credit += 1
+
+    def end_episode(self, episode: int) -> None:
+        self.replay.end_episode()
+
+    def ready(self) -> bool:
+        cfg = self.config
+        enough = self.replay.n_transitions >= max(cfg.learning_starts, 1)
+        return enough and self._credit >= cfg.train_every
+
+    def _take_credit(self) -> dict[str, torch.Tensor]:
+        """Spend one update's credit and sample a minibatch of joint transitions on the device."""
+        cfg = self.config
+        if self.replay.n_transitions == 0:
+            name = type(self).__name__
+            raise RuntimeError(f"{name}.update() called with no joint transitions; check ready()")
+        self._credit = max(0, self._credit - cfg.train_every)
+        return {
+            k: torch.from_numpy(v).to(self.device)
+            for k, v in self.replay.sample(cfg.batch_size, self.rng).items()
+        }
