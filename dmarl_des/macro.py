@@ -94,6 +94,32 @@ class RewardLedger:
         r = self._amounts[lo:hi]
         return float(np.dot(r, np.power(gamma, s - t0))), float(r.sum())
 
+    def _bounds(
+        self, t0: np.ndarray, t1: np.ndarray, closed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Stamp positions [lo, hi) of each row's window."""
+        stamps = self._stamps[: self._n]
+        lo = np.searchsorted(stamps, t0, side="left")
+        if closed.any():
+            hi = np.where(
+                closed,
+                np.searchsorted(stamps, t1, side="right"),
+                np.searchsorted(stamps, t1, side="left"),
+            )
+        else:
+            hi = np.searchsorted(stamps, t1, side="left")
+        return lo, np.maximum(hi, lo)
+
+    def totals(self, t0: np.ndarray, t1: np.ndarray, closed: np.ndarray) -> np.ndarray:
+        """Σ r of each row's window (the second half of ``windows``, without discounting)."""
+        t0 = np.asarray(t0, dtype=np.float64)
+        if t0.size == 0 or self._n == 0:
+            return np.zeros(t0.size)
+        lo, hi = self._bounds(t0, np.asarray(t1, dtype=np.float64), np.asarray(closed, dtype=bool))
+        first, last = int(lo.min()), int(hi.max())
+        cum = np.concatenate(([0.0], np.cumsum(self._amounts[first:last])))
+        return cum[hi - first] - cum[lo - first]
+
     def windows(
         self, t0: np.ndarray, t1: np.ndarray, gamma: float, closed: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -102,19 +128,14 @@ class RewardLedger:
         t1 = np.asarray(t1, dtype=np.float64)
         closed = np.asarray(closed, dtype=bool)
         n = self._n
-        stamps, amounts = self._stamps[:n], self._amounts[:n]
-        lo = np.searchsorted(stamps, t0, side="left")
-        hi = np.where(
-            closed,
-            np.searchsorted(stamps, t1, side="right"),
-            np.searchsorted(stamps, t1, side="left"),
-        )
-        hi = np.maximum(hi, lo)
         if t0.size == 0 or n == 0:
             return np.zeros(t0.size), np.zeros(t0.size)
-        cum = np.concatenate(([0.0], np.cumsum(amounts)))
-        total = cum[hi] - cum[lo]
+        stamps, amounts = self._stamps[:n], self._amounts[:n]
+        lo, hi = self._bounds(t0, t1, closed)
+        # prefix sums over the stamps the rows cover only (not the whole episode so far)
         first, last = int(lo.min()), int(hi.max())
+        cum = np.concatenate(([0.0], np.cumsum(amounts[first:last])))
+        total = cum[hi - first] - cum[lo - first]
         ref = float(t1.max())
         span = ref - float(stamps[first]) if last > first else 0.0
         if gamma == 1.0:

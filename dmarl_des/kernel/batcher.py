@@ -126,6 +126,8 @@ class DecisionBatcher:
             return
         self.batch_sizes.append(len(ids))
         self.n_decisions += len(ids)
+        if events.count(None) == len(events):  # requests of agents kept in arrays: no events
+            return
         for answer, action in zip(events, np.asarray(actions).tolist(), strict=True):
             if answer is not None:
                 answer.succeed(action)

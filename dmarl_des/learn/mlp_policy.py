@@ -11,7 +11,7 @@ from dmarl_des.learn.config import resolve_device
 from dmarl_des.learn.masking import check_decision_batch, mask_logits, masked_argmax
 from dmarl_des.learn.networks import AgentNet
 from dmarl_des.learn.params import build_layout
-from dmarl_des.learn.sampling import sample_masked
+from dmarl_des.learn.sampling import gumbel_noise, sample_masked
 from dmarl_des.learn.seeding import learner_streams
 
 
@@ -53,14 +53,24 @@ class MLPPolicy:
         obs, agent_idx, mask = check_decision_batch(
             obs, agent_idx, mask, self.obs_dim, self.n_actions, self.n_agents
         )
-        with torch.no_grad():
-            idx = torch.from_numpy(agent_idx).to(self.device)
-            mask_t = torch.from_numpy(mask).to(self.device)
-            logits, _ = self.net(torch.from_numpy(obs).to(self.device), self.layout.plan(idx))
-            if explore:
-                actions = sample_masked(mask_logits(logits, mask_t), mask_t, self.streams.noise)
+        with torch.inference_mode():
+            plan = None
+            if self.layout.n_sets > 1:
+                plan = self.layout.plan(torch.from_numpy(agent_idx).to(self.device))
+            logits, _ = self.net(torch.from_numpy(obs).to(self.device), plan)
+            if mask.all():  # every action allowed: nothing to mask (same draws, fewer ops)
+                if explore:
+                    noise = gumbel_noise(tuple(logits.shape), self.streams.noise, logits.device)
+                    logits = logits + noise
+                actions = logits.argmax(dim=-1)
             else:
-                actions = masked_argmax(logits, mask_t)
+                mask_t = torch.from_numpy(mask).to(self.device)
+                if explore:
+                    actions = sample_masked(
+                        mask_logits(logits, mask_t), mask_t, self.streams.noise
+                    )
+                else:
+                    actions = masked_argmax(logits, mask_t)
         return actions.cpu().numpy()
 
     def reset(self, agent_idx: np.ndarray | None = None) -> None:

@@ -34,6 +34,7 @@ _COLUMN = {name: (True, j) for j, name in enumerate(_INTS)} | {
     name: (False, j) for j, name in enumerate(_TIMES)
 }
 _MIN_DEAD = 1024  # compaction waits until at least this many rows are dead
+_DEAD_PER_LIVE = 3
 _NONE = np.empty(0, dtype=np.int64)
 _NONE.flags.writeable = False
 
@@ -325,12 +326,19 @@ class InboxStore:
         base, need = self._size, self._size + batch.recv.size
         self._reserve(need)
         ints, times = self._ints[base:need], self._times[base:need]
-        for j, column in enumerate(
-            (batch.recv, batch.seq, batch.src, batch.size, batch.attempts, batch.kind)
-        ):
-            ints[:, j] = column
-        ints[:, 6] = numbers[batch.call]
-        ints[:, 7] = batch.entry
+        ints[:] = np.stack(
+            (
+                batch.recv,
+                batch.seq,
+                batch.src,
+                batch.size,
+                batch.attempts,
+                batch.kind,
+                numbers[batch.call],
+                batch.entry,
+            ),
+            axis=1,
+        )
         times[:, 0] = batch.t_sent
         times[:, 1] = t
         self._size = need
@@ -340,10 +348,13 @@ class InboxStore:
         if self._size < self._compact_at:
             return
         live = int(self._count.sum())
-        self._compact_at = self._size + max(live, _MIN_DEAD)
-        if self._size - live < max(live, _MIN_DEAD):
+        # compact once dead rows reach _DEAD_PER_LIVE per live row: each compaction moves the
+        # live rows, so its cost per arrival falls as 1 / _DEAD_PER_LIVE
+        dead_needed = max(_DEAD_PER_LIVE * live, _MIN_DEAD)
+        self._compact_at = self._size + dead_needed
+        if self._size - live < dead_needed:
             return
-        self._compact_at = live + max(live, _MIN_DEAD)
+        self._compact_at = live + dead_needed
         everyone = np.arange(self.n)
         rows = self._ring_rows(everyone, self._count)
         self._ints[:live] = self._ints[rows]  # the capacity is kept
@@ -463,7 +474,11 @@ class InboxStore:
                 return stacks[0][entries]
             # one gather from the stacks laid end to end
             first = np.zeros(counts.size, dtype=np.int64)
-            first[used] = np.cumsum([0, *(s.shape[0] for s in stacks[:-1])])
+            offset, starts = 0, []
+            for st in stacks:
+                starts.append(offset)
+                offset += st.shape[0]
+            first[used] = starts
             return np.concatenate(stacks)[first[blocks - low] + entries]
         items = [self._blocks[b].get(e) for b, e in zip(blocks.tolist(), entries.tolist())]
         arrays = items and all(isinstance(x, np.ndarray) for x in items)

@@ -98,7 +98,7 @@ def _time_order(t: np.ndarray, width: float) -> np.ndarray:
     A radix pass on 16-bit quantized times leaves the times nearly sorted, which makes the exact
     stable sort that follows much cheaper; ties of exact times keep their order throughout.
     """
-    if t.size < 64:
+    if t.size < 2048:  # below this a plain stable sort is cheaper (measured)
         return np.argsort(t, kind="stable")
     low = t.min()
     q = np.clip((t - low) * (65535.0 / width), 0, 65535).astype(np.uint16)
@@ -146,8 +146,8 @@ class InFlight:
         r = self.resolution
         if r > 0:
             keys = np.ceil(t / r).astype(np.int64)
-            keys[keys * r < t] += 1
-            keys[(keys - 1) * r >= t] -= 1
+            keys += keys * r < t  # guard the rounding of t / r: (key - 1) * r < t <= key * r
+            keys -= (keys - 1) * r >= t
         else:
             keys = t
         base = self._size
@@ -194,8 +194,8 @@ class InFlight:
             t_due[:base] = self._t_due[:base]
             self._ints, self._t_due = ints, t_due
         rows = self._ints[base:need]
-        for j, name in enumerate(_INTS[:_CALL]):
-            rows[:, j] = columns[name] if pick is None else columns[name][pick]
+        block = np.stack([columns[name] for name in _INTS[:_CALL]], axis=1)
+        rows[:, :_CALL] = block if pick is None else block[pick]
         rows[:, _CALL] = len(self._calls) - 1
         t = columns["t_due"]
         self._t_due[base:need] = t if pick is None else t[pick]

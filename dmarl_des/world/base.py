@@ -269,23 +269,33 @@ class World(mesa.Model):
         now = self.now
         t0 = self.t_start[idx]
         n = len(idx)
-        self._pending.append(
-            {
-                "idx": idx,
-                "obs": self.dec_obs[idx],
-                "action": self.cur_action[idx],
-                "mask": self.dec_mask[idx],
-                "obs_next": np.asarray(obs_next, dtype=np.float32),
-                "mask_next": np.asarray(mask_next, dtype=bool),
-                "t0": t0,
-                "t1": np.full(n, now),
-                "done": np.full(n, done),
-                "terminal": np.full(n, terminal),
-            }
-        )
-        np.add.at(self.busy_time, idx, now - t0)
-        np.add.at(self.n_macro_done, idx, 1)
+        if not self._transitions_wanted():  # only the reward windows are needed
+            self._pending.append(
+                {"idx": idx, "t0": t0, "t1": np.full(n, now), "done": np.full(n, done)}
+            )
+        else:
+            self._pending.append(
+                {
+                    "idx": idx,
+                    "obs": self.dec_obs[idx],
+                    "action": self.cur_action[idx],
+                    "mask": self.dec_mask[idx],
+                    "obs_next": np.asarray(obs_next, dtype=np.float32),
+                    "mask_next": np.asarray(mask_next, dtype=bool),
+                    "t0": t0,
+                    "t1": np.full(n, now),
+                    "done": np.full(n, done),
+                    "terminal": np.full(n, terminal),
+                }
+            )
+        # one open macro-action per agent: the agents of one close are distinct
+        self.busy_time[idx] += now - t0
+        self.n_macro_done[idx] += 1
         self.cur_action[idx] = -1
+
+    def _transitions_wanted(self) -> bool:
+        """Whether closed macro-actions become transitions (a learner or the transitions table)."""
+        return self._learner is not None or self.recorder.has("transitions")
 
     def cut_macro(self, agent: SimAgent) -> None:
         """Close the agent's macro-action now because the agent stops (crash, leave)."""
@@ -429,7 +439,9 @@ class World(mesa.Model):
         obs = self.observe_many(idx)
         mask = self.mask_many(idx)
         was_open = self.cur_action[idx] >= 0
-        if was_open.any():
+        if was_open.all():
+            self._close(idx, obs, mask, done=False)
+        elif was_open.any():
             self._close(idx[was_open], obs[was_open], mask[was_open], done=False)
         self._emit_pending()
         actions = self._decide(obs, idx, mask)
@@ -468,9 +480,10 @@ class World(mesa.Model):
             return
         order = np.argsort(ends, kind="stable")
         ends, idx, gen = ends[order], idx[order], gen[order]
-        cuts = np.flatnonzero(np.diff(ends)) + 1
-        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(ends)], strict=True):
-            self._add_end(float(ends[lo]), idx[lo:hi], gen[lo:hi])
+        bounds = [0, *(np.flatnonzero(ends[1:] != ends[:-1]) + 1).tolist(), len(ends)]
+        keys = ends[bounds[:-1]].tolist()
+        for key, lo, hi in zip(keys, bounds[:-1], bounds[1:], strict=True):
+            self._add_end(key, idx[lo:hi], gen[lo:hi])
 
     def _add_end(self, t_end: float, idx: np.ndarray, gen: np.ndarray) -> None:
         chunks = self._ends.get(t_end)
@@ -536,18 +549,27 @@ class World(mesa.Model):
             return
         chunks = self._pending
         self._pending = []
-        cols = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+        consumed = self._transitions_wanted()
+        cols = chunks[0]
+        if len(chunks) > 1:
+            cols = {k: np.concatenate([c[k] for c in chunks]) for k in cols}
         idx = cols["idx"]
-        rewards, totals = self.ledger.windows(cols["t0"], cols["t1"], self.gamma, cols["done"])
+        if consumed:
+            rewards, totals = self.ledger.windows(cols["t0"], cols["t1"], self.gamma, cols["done"])
+        else:
+            rewards, totals = None, self.ledger.totals(cols["t0"], cols["t1"], cols["done"])
         if self._own_rewards:
             for k, i in enumerate(idx.tolist()):
                 own = self._own_rewards.get(i)
                 if own is not None:
                     d2, t2 = own.window(cols["t0"][k], cols["t1"][k], self.gamma, cols["done"][k])
-                    rewards[k] += d2
+                    if rewards is not None:
+                        rewards[k] += d2
                     totals[k] += t2
-        np.add.at(self.agent_return, idx, totals)
+        self.agent_return += np.bincount(idx, totals, minlength=self.agent_return.size)
         self._emitted_until = max(self._emitted_until, float(cols["t1"].max()))
+        if rewards is None:  # no learner and no transitions table: returns are all that is kept
+            return
         batch = TransitionBatch(
             agent_idx=idx,
             obs=cols["obs"],

@@ -71,12 +71,14 @@ class SwarmWorld(World):
         if self.network is not None:
             receivers, _src, _t, payloads = self.network.drain_many(idx)
             if len(receivers):
+                # drained inbox after inbox in the order of idx: each receiver's rows are a run
                 row_of = np.empty(len(self.sim_agents), dtype=np.int64)
                 row_of[idx] = np.arange(len(idx))
-                rows = row_of[receivers]
-                counts = np.bincount(rows, minlength=len(idx)).astype(np.float32)
-                np.add.at(received, rows, payloads)
-                received /= np.maximum(counts, 1.0)[:, None]
+                counts = np.bincount(row_of[receivers], minlength=len(idx))
+                got = np.flatnonzero(counts)
+                starts = (np.cumsum(counts) - counts)[got]
+                sums = np.add.reduceat(payloads, starts, axis=0)
+                received[got] = sums / counts[got, None].astype(np.float32)
         features = np.concatenate([self.state[idx], received], axis=1)
         return np.concatenate([features, np.tanh(features @ self.projection)], axis=1)
 
