@@ -189,5 +189,6 @@ def main() -> None:
                 f"{rate / base['baseline', ref]:>11.1f}{rate / base['tuned', ref]:>9.1f}"
             )
 
+
 if __name__ == "__main__":
     main()

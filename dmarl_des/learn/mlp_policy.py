@@ -66,9 +66,7 @@ class MLPPolicy:
             else:
                 mask_t = torch.from_numpy(mask).to(self.device)
                 if explore:
-                    actions = sample_masked(
-                        mask_logits(logits, mask_t), mask_t, self.streams.noise
-                    )
+                    actions = sample_masked(mask_logits(logits, mask_t), mask_t, self.streams.noise)
                 else:
                     actions = masked_argmax(logits, mask_t)
         return actions.cpu().numpy()

@@ -63,7 +63,9 @@ class SwarmWorld(World):
         self.speed = rng.uniform(0.8, 1.2, size=n)
         width = self.params.obs_size - 2 * STATE_SIZE
         self.projection = (rng.normal(size=(2 * STATE_SIZE, width)) / np.sqrt(8)).astype(np.float32)
-        self.drift = rng.normal(scale=0.1, size=(self.params.n_macro, STATE_SIZE)).astype(np.float32)
+        self.drift = rng.normal(scale=0.1, size=(self.params.n_macro, STATE_SIZE)).astype(
+            np.float32
+        )
         self.last_action = np.zeros(n, dtype=np.int64)
 
     def observe_many(self, idx: np.ndarray) -> np.ndarray:
