@@ -326,19 +326,12 @@ class InboxStore:
         base, need = self._size, self._size + batch.recv.size
         self._reserve(need)
         ints, times = self._ints[base:need], self._times[base:need]
-        ints[:] = np.stack(
-            (
-                batch.recv,
-                batch.seq,
-                batch.src,
-                batch.size,
-                batch.attempts,
-                batch.kind,
-                numbers[batch.call],
-                batch.entry,
-            ),
-            axis=1,
-        )
+        for j, column in enumerate(
+            (batch.recv, batch.seq, batch.src, batch.size, batch.attempts, batch.kind)
+        ):
+            ints[:, j] = column
+        ints[:, 6] = numbers[batch.call]
+        ints[:, 7] = batch.entry
         times[:, 0] = batch.t_sent
         times[:, 1] = t
         self._size = need

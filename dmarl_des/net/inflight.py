@@ -194,8 +194,8 @@ class InFlight:
             t_due[:base] = self._t_due[:base]
             self._ints, self._t_due = ints, t_due
         rows = self._ints[base:need]
-        block = np.stack([columns[name] for name in _INTS[:_CALL]], axis=1)
-        rows[:, :_CALL] = block if pick is None else block[pick]
+        for j, name in enumerate(_INTS[:_CALL]):
+            rows[:, j] = columns[name] if pick is None else columns[name][pick]
         rows[:, _CALL] = len(self._calls) - 1
         t = columns["t_due"]
         self._t_due[base:need] = t if pick is None else t[pick]
