@@ -45,11 +45,16 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"card value of type {type(value).__name__} is not JSON-able")
 
 
+FILE_MODE = 0o644
+"""Mode of the files a checkpoint writes (mkstemp creates 0600 files: private to their owner)."""
+
+
 def _write_atomic(path: Path, write) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

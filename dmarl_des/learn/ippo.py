@@ -12,6 +12,12 @@ A horizon cut (done, not terminal) keeps the bootstrap V(o'_t) in δ_t. Loss per
 stored at act time. The actor and critic share a trunk (logits and value heads). Cadence: one
 update (``epochs`` passes of ``minibatches`` minibatches) per episode, or every ``update_every``
 transitions.
+
+Options for coordination games, all off by default: ε-mixture exploration (behaviour
+(1 − ε)·π + ε·uniform; π_old is π's own probability unless ``explore_correction = importance``),
+an expectile critic (value errors with R < V weighted ``value_beta``), leaky advantages
+(negative ones scaled by ``advantage_slope``; then scaled by their std, not centred), and a
+centralized critic V(s, i) over the world state (``critic = state``).
 """
 
 from __future__ import annotations
@@ -22,13 +28,20 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from dmarl_des.errors import ConfigError
 from dmarl_des.learn.act_records import ActRecords
 from dmarl_des.learn.config import LearnerConfig, LearnerSpec
 from dmarl_des.learn.masking import check_decision_batch, mask_logits, masked_argmax
 from dmarl_des.learn.networks import AgentNet, HiddenState, hidden_sizes
+from dmarl_des.learn.optimism import hysteretic_weights, leaky_advantage
 from dmarl_des.learn.params import build_layout, clip_grad_per_set
 from dmarl_des.learn.protocol import DecisionEpoch, TransitionBatch
-from dmarl_des.learn.sampling import sample_masked
+from dmarl_des.learn.sampling import (
+    LinearSchedule,
+    epsilon_mixture,
+    mixture_log_prob,
+    sample_masked,
+)
 from dmarl_des.learn.seeding import learner_streams
 
 
@@ -46,6 +59,23 @@ class IPPOConfig(LearnerConfig):
     epochs: int = Field(4, gt=0)
     minibatches: int = Field(4, gt=0)
     normalize_advantage: bool = True
+    explore_eps: float = Field(
+        0.0, ge=0.0, le=1.0, description="ε of the behaviour (1 − ε)·π + ε·uniform, at the start"
+    )
+    explore_eps_end: float = Field(0.0, ge=0.0, le=1.0, description="ε at the end of the decay")
+    explore_decay: int = Field(0, ge=0, description="exploring decisions from start to end ε")
+    explore_correction: Literal["none", "importance"] = Field(
+        "none", description="ratio denominator: π_old (none) or the mixture μ_old (importance)"
+    )
+    critic: Literal["local", "state"] = Field(
+        "local", description="value of the agent's observation, or of the world state (training)"
+    )
+    value_beta: float = Field(
+        1.0, ge=0.0, le=1.0, description="weight of value errors with R < V (1 = plain regression)"
+    )
+    advantage_slope: float = Field(
+        1.0, ge=0.0, le=1.0, description="scale of negative advantages in the policy loss (1 = off)"
+    )
 
 
 def trajectory_ends(episode: np.ndarray, agent: np.ndarray, done: np.ndarray) -> np.ndarray:
@@ -116,7 +146,23 @@ class IPPO:
         ).to(device)
         with torch.no_grad():  # near-uniform initial policy
             self.net.head.weight[:, :, : spec.n_actions].mul_(0.01)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr, eps=1e-5)
+        self.critic = None  # critic = "state": V(world state, agent id), trained centrally
+        params = list(self.net.parameters())
+        if config.critic == "state":
+            if spec.state_dim < 1:
+                raise ConfigError("learner.critic", "state", "a world with a global state")
+            self.joint = True  # the world then sends DecisionEpoch records (with the state)
+            self.critic = AgentNet(
+                spec.state_dim + spec.n_agents,
+                1,
+                (config.hidden, config.hidden),
+                recurrent=False,
+                n_sets=1,
+                generator=self.streams.init,
+            ).to(device)
+            params += list(self.critic.parameters())
+            self.epoch_states: dict[int, tuple[list[float], list[np.ndarray]]] = {}
+        self.optimizer = torch.optim.Adam(params, lr=config.lr, eps=1e-5)
         h = self.net.state_size
         self.hidden = HiddenState(spec.n_agents, h, device)
         self.records = ActRecords(
@@ -126,6 +172,10 @@ class IPPO:
         self.rollout_size = 0
         self.updates = 0
         self._episode_over = False
+        self.epsilon = LinearSchedule(
+            config.explore_eps, config.explore_eps_end, config.explore_decay
+        )
+        self.decisions = 0  # exploring decisions taken (drives ε)
 
     # -- acting -----------------------------------------------------------------------------
     def _forward(self, obs, agent_idx, h, plan=None):
@@ -149,10 +199,17 @@ class IPPO:
             logits, _, h_out = self._forward(torch.from_numpy(obs).to(self.device), idx_t, h_in)
             logits = mask_logits(logits, mask_t)
             noise = self.streams.noise
-            actions = (
-                sample_masked(logits, mask_t, noise) if explore else masked_argmax(logits, mask_t)
-            )
+            epsilon = self.epsilon(self.decisions) if explore else 0.0
+            if explore:
+                actions = epsilon_mixture(
+                    sample_masked(logits, mask_t, noise), mask_t, epsilon, noise
+                )
+                self.decisions += len(agent_idx)
+            else:
+                actions = masked_argmax(logits, mask_t)
             logp = torch.log_softmax(logits, dim=-1).gather(1, actions.unsqueeze(1)).squeeze(1)
+            if epsilon > 0.0 and self.config.explore_correction == "importance":
+                logp = mixture_log_prob(logp, mask_t, epsilon)
             self.hidden.set(idx_t, h_out)
             actions_np = actions.cpu().numpy()
             states = {}
@@ -180,6 +237,7 @@ class IPPO:
             "episode": np.full(n, batch.episode, dtype=np.int64),
             "agent": np.asarray(batch.agent_idx, dtype=np.int64),
             "t_start": np.asarray(batch.t_start, dtype=np.float64),
+            "t_end": np.asarray(batch.t_end, dtype=np.float64),
             "obs": np.asarray(batch.obs, dtype=np.float32),
             "action": np.asarray(batch.action, dtype=np.int64),
             "mask": np.asarray(batch.mask, dtype=bool),
@@ -209,7 +267,29 @@ class IPPO:
             return logp.gather(1, action.unsqueeze(1)).squeeze(1).cpu().numpy()
 
     def observe_epoch(self, epoch: DecisionEpoch) -> None:
-        """Independent learner: joint epochs are not used."""
+        """With critic = "state": keep the world state of each epoch of the open episodes."""
+        if self.critic is None:
+            return
+        times, states = self.epoch_states.setdefault(epoch.episode, ([], []))
+        times.append(float(epoch.time))
+        states.append(np.asarray(epoch.state, dtype=np.float32))
+
+    def _states_at(self, episode: np.ndarray, time: np.ndarray) -> np.ndarray:
+        """The world state of the latest epoch at or before each (episode, time)."""
+        out = np.zeros((len(time), self.spec.state_dim), dtype=np.float32)
+        for ep in np.unique(episode):
+            rows = np.flatnonzero(episode == ep)
+            times, states = self.epoch_states.get(int(ep), ([], []))
+            if not times:
+                continue
+            at = np.searchsorted(np.asarray(times), time[rows], side="right") - 1
+            out[rows] = np.stack(states)[np.maximum(at, 0)]
+        return out
+
+    def _state_value(self, state: torch.Tensor, agent: torch.Tensor) -> torch.Tensor:
+        """V(s, i) of the centralized critic: world state plus the one-hot agent index."""
+        x = torch.cat([state, torch.nn.functional.one_hot(agent, self.spec.n_agents).float()], 1)
+        return self.critic(x, None)[0][:, 0]
 
     def end_episode(self, episode: int) -> None:
         self._episode_over = self.rollout_size > 0
@@ -234,10 +314,23 @@ class IPPO:
         h, h_next = t.get("h"), t.get("h_next")
         if self.hidden.size == 0:
             h = h_next = None
+        if self.critic is not None:
+            t["state"] = torch.from_numpy(self._states_at(data["episode"], data["t_start"]))
+            t["state_next"] = torch.from_numpy(self._states_at(data["episode"], data["t_end"]))
+            t["state"], t["state_next"] = (
+                t["state"].to(self.device),
+                t["state_next"].to(self.device),
+            )
+            latest = int(data["episode"].max())
+            for ep in [e for e in self.epoch_states if e < latest]:
+                del self.epoch_states[ep]
         with torch.no_grad():
             plan = self.layout.plan(t["agent"])
             _, value, _ = self._forward(t["obs"], t["agent"], h, plan)
             _, value_next, _ = self._forward(t["obs_next"], t["agent"], h_next, plan)
+            if self.critic is not None:
+                value = self._state_value(t["state"], t["agent"])
+                value_next = self._state_value(t["state_next"], t["agent"])
         advantage = smdp_gae(
             data["reward"],
             value.cpu().numpy(),
@@ -261,17 +354,28 @@ class IPPO:
                 logits, v, _ = self._forward(
                     t["obs"][mb], t["agent"][mb], None if h is None else h[mb]
                 )
+                if self.critic is not None:
+                    v = self._state_value(t["state"][mb], t["agent"][mb])
                 logp_all = torch.log_softmax(mask_logits(logits, t["mask"][mb]), dim=-1)
                 logp = logp_all.gather(1, t["action"][mb].unsqueeze(1)).squeeze(1)
                 entropy = -(logp_all.exp() * logp_all).sum(dim=1).mean()
                 adv = advantage_t[mb]
-                if cfg.normalize_advantage and len(mb_np) > 1:
+                if cfg.advantage_slope < 1.0:  # keep the signs the critic gives: scale only
+                    adv = leaky_advantage(adv, cfg.advantage_slope)
+                    if cfg.normalize_advantage and len(mb_np) > 1:
+                        adv = adv / (adv.std() + 1e-8)
+                elif cfg.normalize_advantage and len(mb_np) > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
                 log_ratio = logp - t["logp"][mb]
                 ratio = log_ratio.exp()
                 clipped = ratio.clamp(1.0 - cfg.clip_coef, 1.0 + cfg.clip_coef)
                 policy_loss = -torch.minimum(ratio * adv, clipped * adv).mean()
-                value_loss = 0.5 * (v - returns[mb]).pow(2).mean()
+                value_error = returns[mb] - v
+                if cfg.value_beta < 1.0:
+                    weights = hysteretic_weights(value_error.detach(), cfg.value_beta)
+                    value_loss = 0.5 * (weights * value_error.pow(2)).mean()
+                else:
+                    value_loss = 0.5 * value_error.pow(2).mean()
                 loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -293,14 +397,20 @@ class IPPO:
 
     # -- persistence --------------------------------------------------------------------------
     def state_dict(self) -> dict:
+        nets = {"net": self.net.state_dict()}
+        if self.critic is not None:
+            nets["critic"] = self.critic.state_dict()
         return {
             "algorithm": "ippo",
-            "nets": {"net": self.net.state_dict()},
+            "nets": nets,
             "optimizer": self.optimizer.state_dict(),
-            "counters": {"updates": self.updates},
+            "counters": {"updates": self.updates, "decisions": self.decisions},
         }
 
     def load_state_dict(self, state: dict) -> None:
         self.net.load_state_dict(state["nets"]["net"])
+        if self.critic is not None:
+            self.critic.load_state_dict(state["nets"]["critic"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.updates = int(state["counters"]["updates"])
+        self.decisions = int(state["counters"].get("decisions", 0))

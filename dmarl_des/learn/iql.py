@@ -8,7 +8,8 @@ Each agent's macro-transition (o, m, r_c, o', τ) trains its own Q (own paramete
 A horizon cut (done, not terminal) bootstraps. Replay is a numpy ring buffer; exploration is
 ε-greedy with ε linear in the number of exploring decisions; one update every ``train_every``
 stored transitions once ``learning_starts`` are stored; the target net is synced every
-``target_every`` updates (Polyak rate ``polyak``; 1 = copy).
+``target_every`` updates (Polyak rate ``polyak``; 1 = copy). Optional hysteretic updates (off by
+default) weight rows with a negative TD error y − Q by β, β linear over exploring decisions.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic import Field
 from dmarl_des.learn.act_records import ActRecords
 from dmarl_des.learn.config import LearnerConfig, LearnerSpec
 from dmarl_des.learn.masking import masked_argmax
+from dmarl_des.learn.optimism import hysteretic_weights
 from dmarl_des.learn.params import clip_grad_per_set
 from dmarl_des.learn.protocol import DecisionEpoch, TransitionBatch
 from dmarl_des.learn.q_agents import AgentQ, td_loss
@@ -45,6 +47,15 @@ class IQLConfig(LearnerConfig):
     eps_decay: int = Field(10_000, ge=0, description="exploring decisions from start to end")
     loss: Literal["huber", "mse"] = "huber"
     huber_delta: float = Field(1.0, gt=0.0)
+    hysteretic_beta: float = Field(
+        1.0, ge=0.0, le=1.0, description="weight of negative TD errors at the start (1 = off)"
+    )
+    hysteretic_beta_end: float | None = Field(
+        None, ge=0.0, le=1.0, description="weight of negative TD errors at the end (None = start)"
+    )
+    hysteretic_decay: int = Field(
+        0, ge=0, description="exploring decisions over which β moves linearly from start to end"
+    )
 
 
 def double_q_target(
@@ -77,6 +88,12 @@ class IQL:
         self.agents = AgentQ(config, spec, device, self.streams)
         self.optimizer = torch.optim.Adam(self.agents.online.parameters(), lr=config.lr)
         self.epsilon = LinearSchedule(config.eps_start, config.eps_end, config.eps_decay)
+        beta_end = config.hysteretic_beta_end
+        self.beta = LinearSchedule(
+            config.hysteretic_beta,
+            config.hysteretic_beta if beta_end is None else beta_end,
+            config.hysteretic_decay,
+        )
         d, a, h = spec.obs_dim, spec.n_actions, self.agents.state_size
         columns = {
             "agent": ((), np.int64),
@@ -170,7 +187,9 @@ class IQL:
                 q_next_target,
                 b["mask_next"],
             )
-        loss = td_loss(q_taken, target, cfg.loss, cfg.huber_delta)
+        beta = self.beta(self.decisions)
+        weights = None if beta >= 1.0 else hysteretic_weights(target - q_taken.detach(), beta)
+        loss = td_loss(q_taken, target, cfg.loss, cfg.huber_delta, weights)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = clip_grad_per_set(

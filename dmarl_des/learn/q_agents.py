@@ -20,11 +20,21 @@ from dmarl_des.learn.sampling import epsilon_greedy
 from dmarl_des.learn.seeding import LearnerStreams
 
 
-def td_loss(value: torch.Tensor, target: torch.Tensor, kind: str, delta: float) -> torch.Tensor:
-    """Mean TD loss: Huber (quadratic within ``delta``, linear beyond) or squared error."""
+def td_loss(
+    value: torch.Tensor,
+    target: torch.Tensor,
+    kind: str,
+    delta: float,
+    weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Mean TD loss: Huber (quadratic within ``delta``, linear beyond) or squared error; with
+    ``weights`` [B], the mean of the weighted per-row losses."""
+    reduction = "mean" if weights is None else "none"
     if kind == "mse":
-        return torch.nn.functional.mse_loss(value, target)
-    return torch.nn.functional.huber_loss(value, target, delta=delta)
+        loss = torch.nn.functional.mse_loss(value, target, reduction=reduction)
+    else:
+        loss = torch.nn.functional.huber_loss(value, target, delta=delta, reduction=reduction)
+    return loss if weights is None else (weights * loss).mean()
 
 
 class AgentQ:

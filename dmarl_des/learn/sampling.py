@@ -35,6 +35,25 @@ def epsilon_greedy(
     return torch.where(explore, uniform, greedy)
 
 
+def epsilon_mixture(
+    actions: torch.Tensor, mask: torch.Tensor, epsilon: float, generator: torch.Generator
+) -> torch.Tensor:
+    """``actions`` drawn from a policy π, each replaced with probability ε by a uniform allowed
+    action: draws from the mixture (1 − ε)·π + ε·uniform(mask)."""
+    if epsilon <= 0.0:
+        return actions
+    uniform = sample_masked(torch.zeros(mask.shape, device=actions.device), mask, generator)
+    explore = torch.rand(actions.shape[0], generator=generator).to(actions.device) < epsilon
+    return torch.where(explore, uniform, actions)
+
+
+def mixture_log_prob(log_pi: torch.Tensor, mask: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """log((1 − ε)·π(a) + ε / |allowed|) of the taken actions, from their ``log_pi`` [B] and the
+    masks [B, A] (the log-probability under the ε-mixture behaviour)."""
+    n_allowed = mask.sum(dim=1).to(log_pi.dtype)
+    return torch.log((1.0 - epsilon) * log_pi.exp() + epsilon / n_allowed)
+
+
 @dataclass(frozen=True, slots=True)
 class LinearSchedule:
     """A value going linearly from ``start`` to ``end`` over ``steps`` steps, then held."""
