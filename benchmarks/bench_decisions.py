@@ -32,7 +32,8 @@ RESOLUTION = {"lockstep": 0.1, "tick 0.1": 0.1, "continuous": 0.01}
 
 
 def horizon_for(n: int, budget: float) -> float:
-    return max(2.0, min(20.0, budget / n))
+    """Simulated time for ``budget`` agent-time units: 2 to 200 (small swarms run longer)."""
+    return max(2.0, min(200.0, budget / n))
 
 
 class RecordingClock:
@@ -121,6 +122,10 @@ def one(kind: str, n: int, mode: str, budget: float, repeat: int) -> None:
         "tuned": partial(run_baseline, sampling="multinomial"),
     }[kind]
     clock = RecordingClock() if kind == "framework" else None
+    import handwritten_swarm  # noqa: F401  (imports out of the memory figure)
+
+    import dmarl_des.worlds.swarm  # noqa: F401
+
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     run(n, mode, 2.0 * n, clock)  # warm-up: horizon 2
     out = min((run(n, mode, budget, clock) for _ in range(repeat)), key=lambda r: r["wall"])
