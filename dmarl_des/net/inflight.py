@@ -260,7 +260,8 @@ class InFlight:
         if self.resolution > 0:
             order = _time_order(t_due, self.resolution)
             rows, t_due = rows[order], t_due[order]
-        seq, src, dst, size, attempts, reason, entry, call = self._ints[rows].T
+        # one transposing copy: every column below is then contiguous (cheaper to read)
+        seq, src, dst, size, attempts, reason, entry, call = self._ints[rows].T.copy()
         low, high = int(call.min()), int(call.max())
         if low == high:  # one send call
             calls, local = [self._calls[low]], np.zeros(rows.size, dtype=np.int64)
