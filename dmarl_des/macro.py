@@ -110,15 +110,20 @@ class RewardLedger:
             hi = np.searchsorted(stamps, t1, side="left")
         return lo, np.maximum(hi, lo)
 
+    def _covered_sums(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Σ r over stamps [lo, hi) of each row: prefix sums over the stamps the rows cover only
+        (not the whole episode so far)."""
+        first, last = int(lo.min()), int(hi.max())
+        cum = np.concatenate(([0.0], np.cumsum(self._amounts[first:last])))
+        return cum[hi - first] - cum[lo - first]
+
     def totals(self, t0: np.ndarray, t1: np.ndarray, closed: np.ndarray) -> np.ndarray:
         """Σ r of each row's window (the second half of ``windows``, without discounting)."""
         t0 = np.asarray(t0, dtype=np.float64)
         if t0.size == 0 or self._n == 0:
             return np.zeros(t0.size)
         lo, hi = self._bounds(t0, np.asarray(t1, dtype=np.float64), np.asarray(closed, dtype=bool))
-        first, last = int(lo.min()), int(hi.max())
-        cum = np.concatenate(([0.0], np.cumsum(self._amounts[first:last])))
-        return cum[hi - first] - cum[lo - first]
+        return self._covered_sums(lo, hi)
 
     def windows(
         self, t0: np.ndarray, t1: np.ndarray, gamma: float, closed: np.ndarray
@@ -132,10 +137,8 @@ class RewardLedger:
             return np.zeros(t0.size), np.zeros(t0.size)
         stamps, amounts = self._stamps[:n], self._amounts[:n]
         lo, hi = self._bounds(t0, t1, closed)
-        # prefix sums over the stamps the rows cover only (not the whole episode so far)
+        total = self._covered_sums(lo, hi)
         first, last = int(lo.min()), int(hi.max())
-        cum = np.concatenate(([0.0], np.cumsum(amounts[first:last])))
-        total = cum[hi - first] - cum[lo - first]
         ref = float(t1.max())
         span = ref - float(stamps[first]) if last > first else 0.0
         if gamma == 1.0:

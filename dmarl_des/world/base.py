@@ -549,12 +549,11 @@ class World(mesa.Model):
             return
         chunks = self._pending
         self._pending = []
-        consumed = self._transitions_wanted()
         cols = chunks[0]
         if len(chunks) > 1:
             cols = {k: np.concatenate([c[k] for c in chunks]) for k in cols}
         idx = cols["idx"]
-        if consumed:
+        if "obs" in cols:  # closed as full transitions (see _close)
             rewards, totals = self.ledger.windows(cols["t0"], cols["t1"], self.gamma, cols["done"])
         else:
             rewards, totals = None, self.ledger.totals(cols["t0"], cols["t1"], cols["done"])
