@@ -291,6 +291,12 @@ class IPPO:
         x = torch.cat([state, torch.nn.functional.one_hot(agent, self.spec.n_agents).float()], 1)
         return self.critic(x, None)[0][:, 0]
 
+    def _value(self, obs, agent, h, state, plan) -> torch.Tensor:
+        """V of the rows: the trunk's value head, or V(s, i) of the state critic."""
+        if self.critic is not None:
+            return self._state_value(state, agent)
+        return self._forward(obs, agent, h, plan)[1]
+
     def end_episode(self, episode: int) -> None:
         self._episode_over = self.rollout_size > 0
 
@@ -315,22 +321,16 @@ class IPPO:
         if self.hidden.size == 0:
             h = h_next = None
         if self.critic is not None:
-            t["state"] = torch.from_numpy(self._states_at(data["episode"], data["t_start"]))
-            t["state_next"] = torch.from_numpy(self._states_at(data["episode"], data["t_end"]))
-            t["state"], t["state_next"] = (
-                t["state"].to(self.device),
-                t["state_next"].to(self.device),
-            )
+            for key, time in (("state", "t_start"), ("state_next", "t_end")):
+                states = self._states_at(data["episode"], data[time])
+                t[key] = torch.from_numpy(states).to(self.device)
             latest = int(data["episode"].max())
             for ep in [e for e in self.epoch_states if e < latest]:
                 del self.epoch_states[ep]
         with torch.no_grad():
             plan = self.layout.plan(t["agent"])
-            _, value, _ = self._forward(t["obs"], t["agent"], h, plan)
-            _, value_next, _ = self._forward(t["obs_next"], t["agent"], h_next, plan)
-            if self.critic is not None:
-                value = self._state_value(t["state"], t["agent"])
-                value_next = self._state_value(t["state_next"], t["agent"])
+            value = self._value(t["obs"], t["agent"], h, t.get("state"), plan)
+            value_next = self._value(t["obs_next"], t["agent"], h_next, t.get("state_next"), plan)
         advantage = smdp_gae(
             data["reward"],
             value.cpu().numpy(),
@@ -360,22 +360,21 @@ class IPPO:
                 logp = logp_all.gather(1, t["action"][mb].unsqueeze(1)).squeeze(1)
                 entropy = -(logp_all.exp() * logp_all).sum(dim=1).mean()
                 adv = advantage_t[mb]
-                if cfg.advantage_slope < 1.0:  # keep the signs the critic gives: scale only
+                leaky = cfg.advantage_slope < 1.0
+                if leaky:
                     adv = leaky_advantage(adv, cfg.advantage_slope)
-                    if cfg.normalize_advantage and len(mb_np) > 1:
-                        adv = adv / (adv.std() + 1e-8)
-                elif cfg.normalize_advantage and len(mb_np) > 1:
-                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                if cfg.normalize_advantage and len(mb_np) > 1:
+                    # leaky advantages keep the signs the critic gives: scaled, not centred
+                    adv = (adv if leaky else adv - adv.mean()) / (adv.std() + 1e-8)
                 log_ratio = logp - t["logp"][mb]
                 ratio = log_ratio.exp()
                 clipped = ratio.clamp(1.0 - cfg.clip_coef, 1.0 + cfg.clip_coef)
                 policy_loss = -torch.minimum(ratio * adv, clipped * adv).mean()
                 value_error = returns[mb] - v
+                squared = value_error.pow(2)
                 if cfg.value_beta < 1.0:
-                    weights = hysteretic_weights(value_error.detach(), cfg.value_beta)
-                    value_loss = 0.5 * (weights * value_error.pow(2)).mean()
-                else:
-                    value_loss = 0.5 * value_error.pow(2).mean()
+                    squared = hysteretic_weights(value_error.detach(), cfg.value_beta) * squared
+                value_loss = 0.5 * squared.mean()
                 loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()

@@ -27,12 +27,7 @@ def epsilon_greedy(
     q: torch.Tensor, mask: torch.Tensor, epsilon: float, generator: torch.Generator
 ) -> torch.Tensor:
     """Greedy allowed action, replaced with probability ε by a uniform allowed action."""
-    greedy = masked_argmax(q, mask)
-    if epsilon <= 0.0:
-        return greedy
-    uniform = sample_masked(torch.zeros_like(q), mask, generator)
-    explore = torch.rand(q.shape[0], generator=generator).to(q.device) < epsilon
-    return torch.where(explore, uniform, greedy)
+    return epsilon_mixture(masked_argmax(q, mask), mask, epsilon, generator)
 
 
 def epsilon_mixture(
@@ -42,7 +37,7 @@ def epsilon_mixture(
     action: draws from the mixture (1 − ε)·π + ε·uniform(mask)."""
     if epsilon <= 0.0:
         return actions
-    uniform = sample_masked(torch.zeros(mask.shape, device=actions.device), mask, generator)
+    uniform = sample_masked(torch.zeros(mask.shape, device=mask.device), mask, generator)
     explore = torch.rand(actions.shape[0], generator=generator).to(actions.device) < epsilon
     return torch.where(explore, uniform, actions)
 
