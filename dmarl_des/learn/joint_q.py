@@ -43,6 +43,7 @@ class JointQLearner:
         self.decisions = 0
         self.updates = 0
         self._credit = 0
+        self._rows: tuple[torch.Tensor, Any] | None = None  # minibatch rows' agents and plan
 
     def act(
         self, obs: np.ndarray, agent_idx: np.ndarray, mask: np.ndarray, *, explore: bool = True
@@ -72,6 +73,18 @@ class JointQLearner:
         cfg = self.config
         enough = self.replay.n_transitions >= max(cfg.learning_starts, 1)
         return enough and self._credit >= cfg.train_every
+
+    def _joint_q(self, net: torch.nn.Module, obs: torch.Tensor, h: torch.Tensor | None):
+        """Every agent's Qs for a minibatch of epochs: obs [B, N, D] -> [B, N, A] in one call."""
+        batch, n_agents = obs.shape[0], self.spec.n_agents
+        if self._rows is None or self._rows[0].shape[0] != batch * n_agents:
+            # the rows' agents (and so the parameter-set plan) are the same for every minibatch
+            agent = torch.arange(n_agents, device=self.device).repeat(batch)
+            self._rows = (agent, self.agents.layout.plan(agent))
+        agent, plan = self._rows
+        flat_h = None if h is None else h.reshape(batch * n_agents, -1)
+        q, _ = self.agents.q_values(net, obs.reshape(batch * n_agents, -1), agent, flat_h, plan)
+        return q.reshape(batch, n_agents, -1)
 
     def _take_credit(self) -> dict[str, torch.Tensor]:
         """Spend one update's credit and sample a minibatch of joint transitions on the device."""

@@ -92,26 +92,17 @@ class QMIX(JointQLearner):
     def update(self) -> dict[str, float]:
         cfg = self.config
         b = self._take_credit()
-        agents, n_agents = self.agents, self.spec.n_agents
-        batch = cfg.batch_size
-        agent = torch.arange(n_agents, device=self.device).repeat(batch)
-        plan = agents.layout.plan(agent)
-
-        def q_of(net, obs, h):
-            flat_h = None if h is None else h.reshape(batch * n_agents, -1)
-            q, _ = agents.q_values(net, obs.reshape(batch * n_agents, -1), agent, flat_h, plan)
-            return q.reshape(batch, n_agents, -1)
-
+        agents, batch = self.agents, cfg.batch_size
         active = b["alive"] & (b["action"] >= 0)
-        q_taken = q_of(agents.online, b["obs"], b.get("h")).gather(
+        q_taken = self._joint_q(agents.online, b["obs"], b.get("h")).gather(
             -1, b["action"].clamp(min=0).unsqueeze(-1)
         )
         q_tot = self.mixer(q_taken.squeeze(-1) * active, b["state"])
         with torch.no_grad():
             h_next = b.get("h_next")
             q_next = conditional_next_q(
-                q_of(agents.online, b["obs_next"], h_next),
-                q_of(agents.target, b["obs_next"], h_next),
+                self._joint_q(agents.online, b["obs_next"], h_next),
+                self._joint_q(agents.target, b["obs_next"], h_next),
                 b["mask_next"],
                 b["action_next"],
                 b["deciding_next"],
