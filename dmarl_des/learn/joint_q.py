@@ -22,6 +22,8 @@ class JointQLearner:
     """
 
     joint = True
+    algorithm = ""  # the name checkpoints carry (set by subclasses)
+    optimizer: torch.optim.Optimizer  # made by subclasses over what they train
 
     def __init__(self, config: Any, spec: LearnerSpec, device: torch.device) -> None:
         self.config = config
@@ -97,3 +99,25 @@ class JointQLearner:
             k: torch.from_numpy(v).to(self.device)
             for k, v in self.replay.sample(cfg.batch_size, self.rng).items()
         }
+
+    # -- persistence --------------------------------------------------------------------------
+    def _extra_nets(self) -> dict[str, torch.nn.Module]:
+        """Networks a subclass trains besides the agents' Qs (saved under these names)."""
+        return {}
+
+    def state_dict(self) -> dict:
+        extra = {name: net.state_dict() for name, net in self._extra_nets().items()}
+        return {
+            "algorithm": self.algorithm,
+            "nets": {**self.agents.state_dict(), **extra},
+            "optimizer": self.optimizer.state_dict(),
+            "counters": {"decisions": self.decisions, "updates": self.updates},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.agents.load_state_dict(state["nets"])
+        for name, net in self._extra_nets().items():
+            net.load_state_dict(state["nets"][name])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.decisions = int(state["counters"]["decisions"])
+        self.updates = int(state["counters"]["updates"])

@@ -73,6 +73,8 @@ class Mixer(nn.Module):
 class QMIX(JointQLearner):
     """QMIX learner (implements the Learner protocol; ``joint = True``)."""
 
+    algorithm = "qmix"
+
     def __init__(self, config: QMIXConfig, spec: LearnerSpec, device: torch.device) -> None:
         if spec.state_dim < 1:
             raise ConfigError("state_dim", spec.state_dim, "a positive global state size for QMIX")
@@ -136,22 +138,5 @@ class QMIX(JointQLearner):
             "epsilon": float(self.epsilon(self.decisions)),
         }
 
-    def state_dict(self) -> dict:
-        return {
-            "algorithm": "qmix",
-            "nets": {
-                **self.agents.state_dict(),
-                "mixer": self.mixer.state_dict(),
-                "target_mixer": self.target_mixer.state_dict(),
-            },
-            "optimizer": self.optimizer.state_dict(),
-            "counters": {"decisions": self.decisions, "updates": self.updates},
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        self.agents.load_state_dict(state["nets"])
-        self.mixer.load_state_dict(state["nets"]["mixer"])
-        self.target_mixer.load_state_dict(state["nets"]["target_mixer"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.decisions = int(state["counters"]["decisions"])
-        self.updates = int(state["counters"]["updates"])
+    def _extra_nets(self) -> dict[str, torch.nn.Module]:
+        return {"mixer": self.mixer, "target_mixer": self.target_mixer}

@@ -46,6 +46,8 @@ class VDNConfig(LearnerConfig):
 class VDN(JointQLearner):
     """VDN learner (implements the Learner protocol; ``joint = True``)."""
 
+    algorithm = "vdn"
+
     def __init__(self, config: VDNConfig, spec: LearnerSpec, device: torch.device) -> None:
         super().__init__(config, spec, device)
         self.optimizer = torch.optim.Adam(self.agents.online.parameters(), lr=config.lr)
@@ -90,17 +92,3 @@ class VDN(JointQLearner):
             "grad_norm": grad_norm,
             "epsilon": float(self.epsilon(self.decisions)),
         }
-
-    def state_dict(self) -> dict:
-        return {
-            "algorithm": "vdn",
-            "nets": self.agents.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "counters": {"decisions": self.decisions, "updates": self.updates},
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        self.agents.load_state_dict(state["nets"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.decisions = int(state["counters"]["decisions"])
-        self.updates = int(state["counters"]["updates"])
