@@ -10,6 +10,11 @@ A horizon cut (done, not terminal) bootstraps. Replay is a numpy ring buffer; ex
 stored transitions once ``learning_starts`` are stored; the target net is synced every
 ``target_every`` updates (Polyak rate ``polyak``; 1 = copy). Optional hysteretic updates (off by
 default) weight rows with a negative TD error y − Q by β, β linear over exploring decisions.
+
+With a GRU and ``trace_len = L > 0`` (sequence replay, as in Dec-HDDRQN), a minibatch holds
+segments of up to L consecutive decisions of one agent in one episode; the cell runs along each
+segment from the state stored at its first decision, over the inputs o_0, o'_0, …, o'_{L−1}
+(o'_k = o_{k+1} within a segment), and the gradient flows back through the whole segment.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from dmarl_des.errors import ConfigError
 from dmarl_des.learn.act_records import ActRecords
 from dmarl_des.learn.config import LearnerConfig, LearnerSpec
 from dmarl_des.learn.masking import masked_argmax
@@ -30,6 +36,7 @@ from dmarl_des.learn.q_agents import AgentQ, td_loss
 from dmarl_des.learn.replay import ReplayBuffer
 from dmarl_des.learn.sampling import LinearSchedule
 from dmarl_des.learn.seeding import learner_streams
+from dmarl_des.learn.sequence_replay import SequenceReplay
 
 
 class IQLConfig(LearnerConfig):
@@ -56,6 +63,12 @@ class IQLConfig(LearnerConfig):
     hysteretic_decay: int = Field(
         0, ge=0, description="exploring decisions over which β moves linearly from start to end"
     )
+    trace_len: int = Field(
+        0,
+        ge=0,
+        description="GRU only: train on sequences of this many decisions of one agent (0 = one "
+        "step from the stored recurrent state)",
+    )
 
 
 def double_q_target(
@@ -80,6 +93,10 @@ class IQL:
     joint = False
 
     def __init__(self, config: IQLConfig, spec: LearnerSpec, device: torch.device) -> None:
+        if config.trace_len and config.network != "gru":
+            raise ConfigError(
+                "learner.trace_len", config.trace_len, "0 unless learner.network is 'gru'"
+            )
         self.config = config
         self.spec = spec
         self.device = device
@@ -107,7 +124,12 @@ class IQL:
         }
         if h:
             columns |= {"h": ((h,), np.float32), "h_next": ((h,), np.float32)}
-        self.replay = ReplayBuffer(config.buffer_size, columns)
+        self.replay: ReplayBuffer | SequenceReplay
+        if config.trace_len:
+            del columns["agent"]  # the sequence replay keeps the agent with its links
+            self.replay = SequenceReplay(config.buffer_size, columns, spec.n_agents)
+        else:
+            self.replay = ReplayBuffer(config.buffer_size, columns)
         self.records = ActRecords(spec.n_agents, d, {"h": (h,), "h_next": (h,)}) if h else None
         self.decisions = 0  # exploring decisions taken (drives ε)
         self.updates = 0
@@ -143,7 +165,11 @@ class IQL:
         if self.records is not None:
             _, states = self.records.lookup(batch.agent_idx, batch.obs, batch.action)
             rows |= states
-        self.replay.add(**rows)
+        if isinstance(self.replay, SequenceReplay):
+            del rows["agent"]
+            self.replay.add(batch.episode, batch.agent_idx, batch.done, **rows)
+        else:
+            self.replay.add(**rows)
         if len(self.replay) >= self.config.learning_starts:
             self._credit += len(batch)
 
@@ -163,10 +189,39 @@ class IQL:
         if len(self.replay) == 0:
             raise RuntimeError("IQL.update() called with no transitions; check ready() first")
         self._credit = max(0, self._credit - cfg.train_every)
-        b = {
-            k: torch.from_numpy(v).to(self.device)
-            for k, v in self.replay.sample(cfg.batch_size, self.rng).items()
+        if isinstance(self.replay, SequenceReplay):
+            q_taken, target = self._sequence_targets()
+        else:
+            q_taken, target = self._step_targets()
+        agents = self.agents
+        beta = self.beta(self.decisions)
+        weights = None if beta >= 1.0 else hysteretic_weights(target - q_taken.detach(), beta)
+        loss = td_loss(q_taken, target, cfg.loss, cfg.huber_delta, weights)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = clip_grad_per_set(
+            agents.online.parameters(), cfg.grad_clip, agents.layout.n_sets
+        )
+        self.optimizer.step()
+        self.updates += 1
+        if self.updates % cfg.target_every == 0:
+            agents.sync_target(cfg.polyak)
+        loss_value = float(loss.detach())
+        return {
+            "samples": float(q_taken.shape[0]),
+            "loss": loss_value,
+            "q_loss": loss_value,
+            "q_mean": float(q_taken.detach().mean()),
+            "grad_norm": grad_norm,
+            "epsilon": float(self.epsilon(self.decisions)),
         }
+
+    def _batch(self, sample: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        return {k: torch.from_numpy(v).to(self.device) for k, v in sample.items()}
+
+    def _step_targets(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Q(o, m) and its double-Q target for a minibatch of single transitions."""
+        b = self._batch(self.replay.sample(self.config.batch_size, self.rng))
         agents = self.agents
         plan = agents.layout.plan(b["agent"])
         q_all, _ = agents.q_values(agents.online, b["obs"], b["agent"], b.get("h"), plan)
@@ -187,27 +242,31 @@ class IQL:
                 q_next_target,
                 b["mask_next"],
             )
-        beta = self.beta(self.decisions)
-        weights = None if beta >= 1.0 else hysteretic_weights(target - q_taken.detach(), beta)
-        loss = td_loss(q_taken, target, cfg.loss, cfg.huber_delta, weights)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = clip_grad_per_set(
-            agents.online.parameters(), cfg.grad_clip, agents.layout.n_sets
-        )
-        self.optimizer.step()
-        self.updates += 1
-        if self.updates % cfg.target_every == 0:
-            agents.sync_target(cfg.polyak)
-        loss_value = float(loss.detach())
-        return {
-            "samples": float(cfg.batch_size),
-            "loss": loss_value,
-            "q_loss": loss_value,
-            "q_mean": float(q_taken.detach().mean()),
-            "grad_norm": grad_norm,
-            "epsilon": float(self.epsilon(self.decisions)),
-        }
+        return q_taken, target
+
+    def _sequence_targets(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Q(o_k, m_k) and double-Q targets along sampled segments (valid steps only)."""
+        cfg = self.config
+        b = self._batch(self.replay.sample(cfg.batch_size, cfg.trace_len, self.rng))
+        agents = self.agents
+        agent = b["agent"][:, 0]
+        plan = agents.layout.plan(agent)
+        h0 = b["h"][:, 0]
+        inputs = torch.cat([b["obs"][:, :1], b["obs_next"]], dim=1)  # o_0, o'_0, …, o'_{L-1}
+        valid = b["valid"]
+        q = agents.q_sequence(agents.online, inputs, agent, h0, plan)
+        q_taken = q[:, :-1].gather(2, b["action"].unsqueeze(2)).squeeze(2)[valid]
+        with torch.no_grad():
+            q_next_target = agents.q_sequence(agents.target, inputs, agent, h0, plan)[:, 1:]
+            target = double_q_target(
+                b["reward"][valid],
+                b["discount"][valid],
+                b["terminal"][valid],
+                q[:, 1:].detach()[valid],
+                q_next_target[valid],
+                b["mask_next"][valid],
+            )
+        return q_taken, target
 
     # -- persistence --------------------------------------------------------------------------
     def state_dict(self) -> dict:

@@ -2,7 +2,8 @@
 
 Used by Mac-IQL, VDN and QMIX alike: execution always uses only the acting agent's own Q-values.
 A recurrent ('gru') agent carries a hidden state from one of its decisions to the next; updates
-re-run the cell one step from the state stored at decision time (stored-state replay).
+re-run the cell one step from the state stored at decision time (stored-state replay), or along a
+sequence of the agent's decisions from the state stored at its first one (sequence replay).
 """
 
 from __future__ import annotations
@@ -79,6 +80,25 @@ class AgentQ:
         if plan is None:
             plan = self.layout.plan(agent_idx)
         return net(self.layout.inputs(obs, agent_idx), plan, h)
+
+    def q_sequence(
+        self,
+        net: AgentNet,
+        obs: torch.Tensor,
+        agent_idx: torch.Tensor,
+        h0: torch.Tensor | None,
+        plan: SetPlan | None = None,
+    ) -> torch.Tensor:
+        """Q-values [B, T, A] along sequences ``obs`` [B, T, D] of agents ``agent_idx`` [B], the
+        recurrent state carried from step to step from ``h0`` [B, H] (zeros when None)."""
+        if plan is None:
+            plan = self.layout.plan(agent_idx)
+        h = h0
+        steps = []
+        for t in range(obs.shape[1]):
+            q, h = net(self.layout.inputs(obs[:, t], agent_idx), plan, h)
+            steps.append(q)
+        return torch.stack(steps, dim=1)
 
     def act(
         self, obs: np.ndarray, agent_idx: np.ndarray, mask: np.ndarray, epsilon: float
