@@ -32,17 +32,25 @@ TARGET = 0.9
 """Share of the scripted policy's discounted return a learner must reach."""
 
 BOX_PUSHING_SETTINGS: dict[str, dict[str, Any]] = {
-    "iql": {
-        "agent_feature": "agent_id",
+    "iql": {  # Dec-HDDRQN-like: own GRU per agent, sequence replay, hysteretic β 0.2 -> 0.4
+        "params": "per_agent",
+        "network": "gru",
+        "hidden": 32,
+        "trace_len": 10,
+        "hysteretic_beta": 0.2,
+        "hysteretic_beta_end": 0.4,
+        "hysteretic_decay": 600_000,
+        "eps_decay": 600_000,
+        "grad_clip": 1000.0,
         "loss": "mse",
         "lr": 1e-3,
-        "eps_decay": 100_000,
+        "train_every": 8,
+        "target_every": 200,
         "buffer_size": 100_000,
-        "target_every": 100,
     },
     "ippo": {"agent_feature": "agent_id", "update_every": 1024},
 }
-"""Learner keys (``learner.*``) used on Box Pushing: shared parameters plus a one-hot agent id."""
+"""Learner keys (``learner.*``) used on Box Pushing (the learners' defaults otherwise)."""
 
 EVAL_EPISODE_BASE = 1_000_000
 """Evaluation episodes are numbered from here: the same episode seeds for every policy."""

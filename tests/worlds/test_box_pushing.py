@@ -116,3 +116,17 @@ def test_random_policy_runs_full_horizon_and_is_deterministic():
 def test_invalid_box_pushing_settings(key, value):
     with pytest.raises(ConfigError, match=key):
         _scenario(**{key: value})
+
+
+def test_the_committed_checkpoint_pushes_the_big_box_like_the_scripted_plan(tmp_path):
+    from dmarl_des.cli import main
+
+    out = tmp_path / "run"
+    args = ["run", SCENARIO, "--policy", "models/box_pushing_8x8_iql", "--episodes", "2"]
+    assert main([*args, "--out", str(out), "--quiet"]) == 0
+    learned = pl.read_parquet(out / "episodes" / "**" / "*.parquet")
+    scripted = run_scenario(_scenario(policy="scripted")).frames["episodes"].row(0, named=True)
+    assert learned["success"].all()
+    assert learned["discounted_return"].to_list() == pytest.approx(
+        [scripted["discounted_return"]] * 2, abs=1e-9
+    )
