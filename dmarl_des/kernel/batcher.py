@@ -35,6 +35,9 @@ FLUSH_PRIORITY = NORMAL + 1
 Serve = Callable[[np.ndarray], np.ndarray | None]
 """serve(agent_idx [B]) -> actions [B], or None when the batch is refused (episode over)."""
 
+_NO_IDS = np.empty(0, dtype=np.int64)
+_NO_IDS.flags.writeable = False
+
 
 class DecisionBatcher:
     """Collects decision requests and serves them in batched calls of ``serve``."""
@@ -51,8 +54,10 @@ class DecisionBatcher:
         self.serve = serve
         self.period = float(period)
         self.max_batch = max_batch
-        self._idx: list[int] = []
-        self._events: list[simpy.Event | None] = []
+        # pending requests, chunk after chunk (request order): agent ids, and per chunk either the
+        # answer events aligned with the ids or None (requests of agents kept in arrays)
+        self._chunks: list[np.ndarray] = []
+        self._answers: list[list[simpy.Event | None] | None] = []
         self._flush_scheduled = False
         self.batch_sizes: list[int] = []
         self.n_decisions = 0
@@ -67,31 +72,36 @@ class DecisionBatcher:
     def request(self, agent_idx: int) -> simpy.Event:
         """Ask for a macro-action for one agent; the returned event succeeds with its index."""
         answer = simpy.Event(self.env)
-        self._add([int(agent_idx)], [answer])
+        self._add(np.array([int(agent_idx)], dtype=np.int64), [answer])
         return answer
 
     def request_many(self, agent_idx: np.ndarray) -> None:
         """Ask for macro-actions for several agents (served in this order, without events)."""
-        ids = np.asarray(agent_idx, dtype=np.int64).tolist()
-        self._add(ids, [None] * len(ids))
+        # a copy: later changes to the caller's array do not reach the batch
+        self._add(np.array(agent_idx, dtype=np.int64).reshape(-1), None)
 
     def cancel(self, agent_idx: int) -> None:
         """Withdraw an agent's pending request (crashed or leaving); it is never answered."""
-        while agent_idx in self._idx:
-            k = self._idx.index(agent_idx)
-            del self._idx[k], self._events[k]
+        for k, ids in enumerate(self._chunks):
+            keep = ids != agent_idx
+            if keep.all():
+                continue
+            self._chunks[k] = ids[keep]
+            answers = self._answers[k]
+            if answers is not None:
+                self._answers[k] = [a for a, kept in zip(answers, keep.tolist()) if kept]
 
     def pending_agents(self) -> list[int]:
         """Agents waiting for an answer, in request order."""
-        return list(self._idx)
+        return [i for ids in self._chunks for i in ids.tolist()]
 
-    def _add(self, ids: list[int], events: list[simpy.Event | None]) -> None:
-        if not ids:
+    def _add(self, ids: np.ndarray, answers: list[simpy.Event | None] | None) -> None:
+        if not ids.size:
             return
-        self._idx.extend(ids)
-        self._events.extend(events)
+        self._chunks.append(ids)
+        self._answers.append(answers)
         if self.max_batch == 1:
-            for i in ids:
+            for i in ids.tolist():
                 self._schedule_flush(i)
         elif not self._flush_scheduled:
             self._flush_scheduled = True
@@ -105,28 +115,41 @@ class DecisionBatcher:
         delay = self.serve_time(self.env.now) - self.env.now
         self.env.schedule(event, priority=FLUSH_PRIORITY, delay=delay)
 
-    def _take(self, single: int | None) -> tuple[list[int], list[simpy.Event | None]]:
-        """Remove and return the rows this flush serves."""
+    def _take(self, single: int | None) -> tuple[np.ndarray, list[simpy.Event | None] | None]:
+        """Remove and return the rows this flush serves: agent ids and their answer events (None
+        when no row has one)."""
         if single is None:
-            ids, events = self._idx, self._events
-            self._idx, self._events = [], []
+            chunks, answers = self._chunks, self._answers
+            self._chunks, self._answers = [], []
             self._flush_scheduled = False
+            if not chunks:
+                return _NO_IDS, None
+            ids = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+            if all(a is None for a in answers):
+                return ids, None
+            events: list[simpy.Event | None] = []
+            for part, a in zip(chunks, answers, strict=True):
+                events.extend([None] * part.size if a is None else a)
             return ids, events
-        if single not in self._idx:
-            return [], []
-        k = self._idx.index(single)
-        return [self._idx.pop(k)], [self._events.pop(k)]
+        for k, part in enumerate(self._chunks):  # the first pending request of that agent
+            hit = np.flatnonzero(part == single)
+            if hit.size:
+                j = int(hit[0])
+                self._chunks[k] = np.delete(part, j)
+                answers = self._answers[k]
+                return part[j : j + 1], [None if answers is None else answers.pop(j)]
+        return _NO_IDS, None
 
     def _flush(self, event: simpy.Event) -> None:
         ids, events = self._take(event._value)
-        if not ids:
+        if not ids.size:
             return
-        actions = self.serve(np.asarray(ids, dtype=np.int64))
+        actions = self.serve(ids)
         if actions is None:
             return
-        self.batch_sizes.append(len(ids))
-        self.n_decisions += len(ids)
-        if events.count(None) == len(events):  # requests of agents kept in arrays: no events
+        self.batch_sizes.append(ids.size)
+        self.n_decisions += ids.size
+        if events is None:  # requests of agents kept in arrays: no events
             return
         for answer, action in zip(events, np.asarray(actions).tolist(), strict=True):
             if answer is not None:

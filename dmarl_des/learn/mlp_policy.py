@@ -53,11 +53,15 @@ class MLPPolicy:
         obs, agent_idx, mask = check_decision_batch(
             obs, agent_idx, mask, self.obs_dim, self.n_actions, self.n_agents
         )
+        cpu = self.device.type == "cpu"
         with torch.inference_mode():
             plan = None
             if self.layout.n_sets > 1:
                 plan = self.layout.plan(torch.from_numpy(agent_idx).to(self.device))
-            logits, _ = self.net(torch.from_numpy(obs).to(self.device), plan)
+            x = torch.from_numpy(obs)
+            # called through .forward: no hooks live on the net, and skipping Module.__call__
+            # saves a few microseconds on every decision batch
+            logits, _ = self.net.forward(x if cpu else x.to(self.device), plan)
             if mask.all():  # every action allowed: nothing to mask (same draws, fewer ops)
                 if explore:
                     noise = gumbel_noise(tuple(logits.shape), self.streams.noise, logits.device)
@@ -69,7 +73,7 @@ class MLPPolicy:
                     actions = sample_masked(mask_logits(logits, mask_t), mask_t, self.streams.noise)
                 else:
                     actions = masked_argmax(logits, mask_t)
-        return actions.cpu().numpy()
+        return actions.numpy() if cpu else actions.cpu().numpy()
 
     def reset(self, agent_idx: np.ndarray | None = None) -> None:
         """Feed-forward: nothing to forget."""

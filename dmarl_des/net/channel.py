@@ -95,6 +95,8 @@ class Channel:
             [lw + delay_draws(m.delay) for lw, m in zip(self._loss_width, models)], dtype=np.int64
         )
         self._stateless = [is_stateless(m) for m in models]
+        self.stateless = all(self._stateless)
+        """True when no link model keeps state: then a call's passes do not matter."""
         queues = [m.bandwidth.finite_queue for m in models]
         self._ring_width = max([q for q in queues if q], default=0)
         self.reset()
@@ -129,6 +131,10 @@ class Channel:
         calls would.
         """
         m = dsts.size
+        if model_index is None and self._stateless[0]:
+            # no link state: each message's fate depends on its own draws only, so passes do not
+            # matter and the whole call is one vectorized step
+            return self._transmit_stateless(now, srcs, dsts, allowed)
         fate = Fate(
             cause=np.zeros(m, dtype=np.int8),
             attempts=np.zeros(m, dtype=np.int64),
@@ -160,6 +166,31 @@ class Channel:
         return fate
 
     # -- one link model ------------------------------------------------------------------------
+
+    def _transmit_stateless(
+        self, now: float, srcs: np.ndarray, dsts: np.ndarray, allowed: np.ndarray | None
+    ) -> Fate:
+        """``transmit`` over links of the default model when it is stateless: every message
+        starts at ``now`` and makes one attempt; the same draws and outcomes as the general path."""
+        m = dsts.size
+        model = self.models[0]
+        lw = self._loss_width[0]
+        draws = self.rng.random((m, int(self._width[0])))  # message after message
+        loss = model.loss
+        if allowed is None and loss.model == "bernoulli" and not loss.symmetric:
+            ok = draws[:, 0] >= loss.p
+            attempts = np.ones(m, dtype=np.int64)
+        else:
+            admit = np.ones(m, dtype=bool) if allowed is None else allowed
+            ok, attempts = self._attempts(model, now, srcs, dsts, None, admit, draws[:, :lw])
+        delay = self._delays(model.delay, srcs, dsts, draws[:, lw:])
+        due = now + delay
+        if ok.all():
+            return Fate(np.zeros(m, dtype=np.int8), attempts, delay, due)
+        cause = np.where(ok, np.int8(IN_FLIGHT), np.int8(LOSS))
+        if allowed is not None:
+            cause[~allowed] = CUT
+        return Fate(cause, attempts, np.where(ok, delay, np.nan), np.where(ok, due, np.nan))
 
     def _transmit_group(
         self,

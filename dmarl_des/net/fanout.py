@@ -20,6 +20,9 @@ __all__ = ["PayloadRows", "filter_pairs", "link_verdicts", "neighbour_pairs", "r
 
 def neighbour_pairs(topology: Topology, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(sender, dsts): each sender's current neighbours (sorted), sender after sender."""
+    d = topology.uniform_degree
+    if d > 0:  # every neighbour list has d entries: the lists are the rows of an [N, d] array
+        return np.arange(ids.size * d) // d, topology.indices.reshape(-1, d)[ids].ravel()
     first = topology.indptr[ids]
     degree = topology.indptr[ids + 1] - first
     total = int(degree.sum())

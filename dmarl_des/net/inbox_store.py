@@ -9,6 +9,7 @@ import numpy as np
 from dmarl_des.errors import ConfigError
 from dmarl_des.net.grouping import stable_order
 from dmarl_des.net.messages import Message
+from dmarl_des.net.payload_arena import PayloadArena
 from dmarl_des.net.payloads import PayloadBlock
 
 if TYPE_CHECKING:
@@ -18,7 +19,8 @@ __all__ = ["INBOX_POLICIES", "Drained", "InboxStore", "Incoming"]
 
 INBOX_POLICIES = ("drop_oldest", "drop_newest")
 
-# A message row is 8 integers and 2 times (two matrices, so that a row reads in one go).
+# A message row is 8 integers and 2 times, kept in two column-major matrices ([8, capacity] and
+# [2, capacity]): columns are written and read contiguously.
 _INTS = (
     "recv",
     "seq",
@@ -98,15 +100,17 @@ class InboxStore:
         self._width = min(self.limit, 8)
         self._ring = np.zeros((self.n, self._width), dtype=np.int64)
         self._head = np.zeros(self.n, dtype=np.int64)
+        self._wrapped = False  # True once a ring may start past slot 0 (after an eviction)
         self._count = np.zeros(self.n, dtype=np.int64)
         self._size = 0  # rows used in the table
         self._compact_at = _MIN_DEAD  # rows used at which to look for dead rows again
-        self._ints = np.empty((0, len(_INTS)), dtype=np.int64)
-        self._times = np.empty((0, len(_TIMES)), dtype=np.float64)
+        self._ints = np.empty((len(_INTS), 0), dtype=np.int64)
+        self._times = np.empty((len(_TIMES), 0), dtype=np.float64)
         self._kind_names: list[str] = []
         self._kind_codes: dict[str, int] = {}
         self._blocks: list[PayloadBlock] = []
         self._block_numbers: dict[int, int] = {}
+        self._arena = PayloadArena()
 
     def kind_code(self, name: str) -> int:
         """The store's code for a kind name."""
@@ -122,6 +126,7 @@ class InboxStore:
         if number is None:
             number = self._block_numbers[id(block)] = len(self._blocks)
             self._blocks.append(block)
+            self._arena.register(block)
         return number
 
     def count(self, i: int) -> int:
@@ -164,7 +169,12 @@ class InboxStore:
         numbers = np.array([self._block_number(b) for b in blocks], dtype=np.int64)
         recv = batch.recv
         # group the batch by receiver (stable: arrival order within a receiver)
-        order = stable_order(recv)
+        # agent ids fit 16 bits in most runs: one radix sort, no shifting
+        order = (
+            np.argsort(recv.astype(np.uint16), kind="stable")
+            if self.n <= 65536
+            else stable_order(recv)
+        )
         by_recv = recv[order]
         edge = np.empty(m, dtype=bool)
         edge[0] = True
@@ -182,11 +192,15 @@ class InboxStore:
             # nothing overflows: every message enters, after its receiver's residents
             if most > self._width:
                 self._grow(most)
-            rows = self._append(t, batch, numbers)
-            rank = np.arange(m) - np.repeat(starts, lens)  # in receiver order
-            first_slot = self._head[receivers] + held
-            slots = (np.repeat(first_slot, lens) + rank) % self._width
-            self._ring[by_recv, slots] = rows[order]
+            base = self._size
+            self._append(t, batch, numbers)
+            # message k of the receiver order goes to slot head + held + its rank (k - start)
+            if self._wrapped:
+                first = self._head[receivers] + held - starts
+                slots = (np.repeat(first, lens) + np.arange(m)) % self._width
+            else:  # every ring starts at slot 0 and has room for its arrivals: no wrapping
+                slots = np.repeat(held - starts, lens) + np.arange(m)
+            self._ring[by_recv, slots] = order + base
             self._count[receivers] = final
             if self._waiters:
                 self._wake(t, receivers, firsts, lens, batch, blocks)
@@ -260,15 +274,16 @@ class InboxStore:
             head = self._head.item(recv)
             evicted = self._ring.item(recv, head)
             self._head[recv] = (head + 1) % self._width
+            self._wrapped = True
             held -= 1
         elif held + 1 > self._width:
             self._grow(held + 1)
         row = self._size
-        if row >= self._ints.shape[0]:
+        if row >= self._ints.shape[1]:
             self._reserve(row + 1)
         number = self._block_number(block)
-        self._ints[row] = (recv, seq, src, size, attempts, kind, number, entry)
-        self._times[row] = (t_sent, t)
+        self._ints[:, row] = (recv, seq, src, size, attempts, kind, number, entry)
+        self._times[:, row] = (t_sent, t)
         self._size = row + 1
         self._ring[recv, (self._head.item(recv) + held) % self._width] = row
         self._count[recv] = held + 1
@@ -290,11 +305,14 @@ class InboxStore:
         who, many = receivers[sel], k[sel]
         rows = self._ring_rows(who, many)
         self._head[who] = (self._head[who] + many) % self._width
+        self._wrapped = True
         self._count[who] -= many
         return rows
 
     def _ring_rows(self, who: np.ndarray, many: np.ndarray) -> np.ndarray:
         """Rows of the ``many[j]`` oldest messages of each inbox ``who[j]``, inbox after inbox."""
+        if not self._wrapped:  # every ring starts at slot 0: its oldest messages come first
+            return self._ring[who][np.arange(self._width) < many[:, None]]
         total = int(many.sum())
         rep = np.repeat(who, many)
         k = np.arange(total) - np.repeat(np.cumsum(many) - many, many)
@@ -309,31 +327,32 @@ class InboxStore:
         ]
         self._ring = ring
         self._head[:] = 0
+        self._wrapped = False
         self._width = width
 
     def _reserve(self, need: int) -> None:
-        cap = self._ints.shape[0]
+        cap = self._ints.shape[1]
         if need > cap:
             cap = max(need, 2 * cap, 256)
-            ints = np.empty((cap, len(_INTS)), dtype=np.int64)
-            times = np.empty((cap, len(_TIMES)), dtype=np.float64)
-            ints[: self._size] = self._ints[: self._size]
-            times[: self._size] = self._times[: self._size]
+            ints = np.empty((len(_INTS), cap), dtype=np.int64)
+            times = np.empty((len(_TIMES), cap), dtype=np.float64)
+            ints[:, : self._size] = self._ints[:, : self._size]
+            times[:, : self._size] = self._times[:, : self._size]
             self._ints, self._times = ints, times
 
     def _append(self, t: float, batch: Incoming, numbers: np.ndarray) -> np.ndarray:
         """Write the messages of ``batch``, delivered at ``t``, as new rows; returns the rows."""
         base, need = self._size, self._size + batch.recv.size
         self._reserve(need)
-        ints, times = self._ints[base:need], self._times[base:need]
+        ints, times = self._ints[:, base:need], self._times[:, base:need]
         for j, column in enumerate(
             (batch.recv, batch.seq, batch.src, batch.size, batch.attempts, batch.kind)
         ):
-            ints[:, j] = column
-        ints[:, 6] = numbers[batch.call]
-        ints[:, 7] = batch.entry
-        times[:, 0] = batch.t_sent
-        times[:, 1] = t
+            ints[j] = column
+        ints[6] = numbers[batch.call]
+        ints[7] = batch.entry
+        times[0] = batch.t_sent
+        times[1] = t
         self._size = need
         return np.arange(base, need, dtype=np.int64)
 
@@ -350,19 +369,21 @@ class InboxStore:
         self._compact_at = live + dead_needed
         everyone = np.arange(self.n)
         rows = self._ring_rows(everyone, self._count)
-        self._ints[:live] = self._ints[rows]  # the capacity is kept
-        self._times[:live] = self._times[rows]
+        self._ints[:, :live] = self._ints.take(rows, axis=1)  # the capacity is kept
+        self._times[:, :live] = self._times.take(rows, axis=1)
         self._size = live
-        blocks = self._ints[:live, _INTS.index("block")]
+        blocks = self._ints[_INTS.index("block"), :live]
         used = np.flatnonzero(np.bincount(blocks, minlength=len(self._blocks)))
         renumber = np.zeros(len(self._blocks), dtype=np.int64)
         renumber[used] = np.arange(used.size)
         blocks[:] = renumber[blocks]
         self._blocks = [self._blocks[b] for b in used.tolist()]
         self._block_numbers = {id(b): j for j, b in enumerate(self._blocks)}
+        self._arena.renumber(used, self._blocks)
         rep = np.repeat(everyone, self._count)
         k = np.arange(live) - np.repeat(np.cumsum(self._count) - self._count, self._count)
         self._head[:] = 0
+        self._wrapped = False
         self._ring[rep, k] = np.arange(live)
 
     def _wake(
@@ -430,12 +451,12 @@ class InboxStore:
     def value(self, name: str, row: int) -> int | float:
         """The value of one column at one row."""
         ints, j = _COLUMN[name]
-        return (self._ints if ints else self._times).item(row, j)
+        return (self._ints if ints else self._times).item(j, row)
 
     def column(self, name: str, rows: np.ndarray) -> np.ndarray:
         """Values of one column at ``rows``."""
         ints, j = _COLUMN[name]
-        return (self._ints if ints else self._times)[rows, j]
+        return (self._ints if ints else self._times)[j].take(rows)
 
     def messages(self, rows: np.ndarray) -> list[Message]:
         """The rows as Message objects."""
@@ -445,7 +466,7 @@ class InboxStore:
         return [
             Message(src, dst, kinds[kind], blocks[b].get(e), size, t_sent, t_del, att, seq)
             for (dst, seq, src, size, att, kind, b, e), (t_sent, t_del) in zip(
-                self._ints[rows].tolist(), self._times[rows].tolist()
+                self._ints[:, rows].T.tolist(), self._times[:, rows].T.tolist()
             )
         ]
 
@@ -457,6 +478,9 @@ class InboxStore:
             return np.empty(0, dtype=object)
         blocks = self.column("block", rows)
         entries = self.column("entry", rows)
+        stacked = self._arena.gather(blocks, entries)
+        if stacked is not None:  # every block a numeric stack of one shape and dtype
+            return stacked
         low = int(blocks.min())
         counts = np.bincount(blocks - low)
         used = np.flatnonzero(counts)

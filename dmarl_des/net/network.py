@@ -38,6 +38,8 @@ IsUp = Callable[[np.ndarray], np.ndarray]
 
 _NO_SEQS = np.empty(0, dtype=np.int64)
 _NO_SEQS.flags.writeable = False
+_NO_REASONS = np.empty(0, dtype=np.uint8)
+_NO_REASONS.flags.writeable = False
 
 
 class Network:
@@ -361,7 +363,7 @@ class Network:
             return np.empty(0, dtype=np.int64)
         if arr.ndim != 1 or arr.dtype.kind not in "iu":
             raise ConfigError(field, ids, "a 1-d sequence of integer agent ids")
-        arr = arr.astype(np.int64)
+        arr = arr.astype(np.int64, copy=False)  # never written to: the caller's array may be kept
         if arr.min() < 0 or arr.max() >= self._n:
             raise ConfigError(field, arr.tolist(), f"agent ids in [0, {self._n})")
         return arr
@@ -457,7 +459,7 @@ class Network:
                 self._link_filter, self._link_filter_pairwise, ids, sender, srcs, dsts
             )
         now = float(self._env.now)
-        passes = repeat_passes(ids, sender, self._n)
+        passes = None if self._channel.stateless else repeat_passes(ids, sender, self._n)
         fate = self._channel.transmit(
             now, srcs, dsts, sizes, self._model_index(srcs, dsts), allowed, passes
         )
@@ -500,15 +502,19 @@ class Network:
         """Deliver the messages of one delivery key (in arrival order) at the current time:
         receivers that are down drop them, invalid payloads are rejected, the rest arrive."""
         now = float(self._env.now)
+        up = None if self._is_up is None else self._receivers_up(a.dst)
+        every_up = up is None or bool(up.all())
+        if every_up and not a.reason.any():  # the common case: every message arrives
+            self._arrive(now, a, _NO_SEQS, _NO_SEQS, _NO_REASONS)
+            return
         crashed = _NO_SEQS
         bad = a.reason != OK
         ok = ~bad
-        if self._is_up is not None:
-            up = self._receivers_up(a.dst)
-            if not up.all():
-                crashed = a.seq[~up]
-                bad &= up
-                ok &= up
+        if not every_up:
+            assert up is not None
+            crashed = a.seq[~up]
+            bad &= up
+            ok &= up
         rejected, reasons = a.seq[bad], a.reason[bad]
         if not ok.all():
             a = a.take(np.flatnonzero(ok))

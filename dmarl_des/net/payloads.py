@@ -84,7 +84,7 @@ def check_rows(kind: MessageKind | None, stack: np.ndarray, size: int | None) ->
         reason = "wrong_dtype"
     else:
         codes = np.zeros(s, dtype=np.uint8)
-        if stack.dtype.kind == "f" and s:
+        if stack.dtype.kind == "f" and s and not np.isfinite(stack).all():
             finite = np.isfinite(stack.reshape(s, -1)).all(axis=1)
             codes[~finite] = _CODE["not_finite"]
         return codes

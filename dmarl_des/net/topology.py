@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
@@ -36,6 +36,8 @@ class Topology:
 
     indptr: np.ndarray
     indices: np.ndarray
+    uniform_degree: int = field(init=False, repr=False, compare=False)
+    """The out-degree shared by every agent, or -1 when degrees differ."""
 
     def __post_init__(self) -> None:
         indptr = np.ascontiguousarray(self.indptr, dtype=np.int64)
@@ -51,6 +53,9 @@ class Topology:
             raise ConfigError("topology.indices", self.indices, f"agent ids in [0, {n})")
         object.__setattr__(self, "indptr", _readonly(indptr.copy()))
         object.__setattr__(self, "indices", _readonly(indices.copy()))
+        degree = np.diff(indptr)
+        uniform = n == 0 or bool((degree == degree[0]).all())
+        object.__setattr__(self, "uniform_degree", int(degree[0]) if n and uniform else -1)
 
     # -- views ---------------------------------------------------------------------------------
 

@@ -474,29 +474,37 @@ class World(mesa.Model):
 
     def _start_timed(self, idx: np.ndarray, actions: np.ndarray) -> None:
         ends = self._timed_end(self.begin_many(idx, actions))
-        gen = self.generation[idx]
+        # each agent with the generation its macro-action belongs to (a later one cancels it)
+        agents = np.empty((2, len(idx)), dtype=np.int64)
+        agents[0] = idx
+        agents[1] = self.generation[idx]
         if len(idx) == 1:
-            self._add_end(float(ends[0]), idx, gen)
+            self._add_end(float(ends[0]), agents)
             return
         order = np.argsort(ends, kind="stable")
-        ends, idx, gen = ends[order], idx[order], gen[order]
+        ends, agents = ends[order], agents[:, order]
         bounds = [0, *(np.flatnonzero(ends[1:] != ends[:-1]) + 1).tolist(), len(ends)]
         keys = ends[bounds[:-1]].tolist()
+        pending = self._ends
         for key, lo, hi in zip(keys, bounds[:-1], bounds[1:], strict=True):
-            self._add_end(key, idx[lo:hi], gen[lo:hi])
+            chunks = pending.get(key)
+            if chunks is None:
+                self._add_end(key, agents[:, lo:hi])
+            else:
+                chunks.append(agents[:, lo:hi])
 
-    def _add_end(self, t_end: float, idx: np.ndarray, gen: np.ndarray) -> None:
+    def _add_end(self, t_end: float, agents: np.ndarray) -> None:
+        """File ``agents`` ([2, K]: agent ids and generations) under the end time ``t_end``."""
         chunks = self._ends.get(t_end)
         if chunks is None:
             chunks = self._ends[t_end] = []
             event = self.env.timeout(t_end - self.now)
             event.callbacks.append(lambda _ev, key=t_end: self._on_ends(key))
-        chunks.append((idx, gen))
+        chunks.append(agents)
 
     def _on_ends(self, key: float) -> None:
         chunks = self._ends.pop(key)
-        idx = np.concatenate([c[0] for c in chunks]) if len(chunks) > 1 else chunks[0][0]
-        gen = np.concatenate([c[1] for c in chunks]) if len(chunks) > 1 else chunks[0][1]
+        idx, gen = np.concatenate(chunks, axis=1) if len(chunks) > 1 else chunks[0]
         live = (self.generation[idx] == gen) & self.up[idx]
         if not live.all():
             idx = idx[live]
@@ -664,7 +672,7 @@ class World(mesa.Model):
         self._episode_agents = list(self.sim_agents)
         self._next_agent_id = len(self.sim_agents)
         self._alloc_agent_arrays()
-        self._ends: dict[float, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._ends: dict[float, list[np.ndarray]] = {}
         self._epoch_time = 0.0
         self._epoch_action = np.full(len(self.sim_agents), -1, dtype=np.int64)
         self.up[:] = True
