@@ -80,28 +80,32 @@ def test_trace_len_needs_a_recurrent_network():
         )
 
 
-def _play(learner, obs, agent, rewards, explore=True):
+def _transition(agent, obs, k, action, reward, last, tau=1.0):
+    """Agent ``agent``'s k-th macro-transition, from ``obs[k]`` to ``obs[k + 1]``."""
+    mask = np.ones((1, 2), dtype=bool)
+    return TransitionBatch(
+        agent_idx=np.array([agent]),
+        obs=obs[k : k + 1],
+        action=action,
+        mask=mask,
+        reward=np.array([reward]),
+        obs_next=obs[k + 1 : k + 2],
+        mask_next=mask,
+        tau=np.array([tau]),
+        done=np.array([last]),
+        terminal=np.array([last]),
+        t_start=np.array([float(k)]),
+        t_end=np.array([k + tau]),
+    )
+
+
+def _play(learner, obs, agent, rewards):
     """One agent's decisions over ``obs`` [T+1, D] (the last one ends the episode, terminal)."""
     mask = np.ones((1, 2), dtype=bool)
     for k in range(len(obs) - 1):
-        action = learner.act(obs[k : k + 1], np.array([agent]), mask, explore=explore)
+        action = learner.act(obs[k : k + 1], np.array([agent]), mask)
         last = k == len(obs) - 2
-        learner.observe(
-            TransitionBatch(
-                agent_idx=np.array([agent]),
-                obs=obs[k : k + 1],
-                action=action,
-                mask=mask,
-                reward=np.array([rewards[k]]),
-                obs_next=obs[k + 1 : k + 2],
-                mask_next=mask,
-                tau=np.array([1.0 + k]),
-                done=np.array([last]),
-                terminal=np.array([last]),
-                t_start=np.array([float(k)]),
-                t_end=np.array([k + 1.0]),
-            )
-        )
+        learner.observe(_transition(agent, obs, k, action, rewards[k], last, tau=1.0 + k))
 
 
 def test_sequence_targets_equal_stored_state_targets_while_parameters_are_unchanged():
@@ -155,22 +159,7 @@ def _cue_episode(learner, cue, explore=True):
     reward = float(second[0] == cue)
     if explore:
         for k, (action, r) in enumerate(((first, 0.0), (second, reward))):
-            learner.observe(
-                TransitionBatch(
-                    agent_idx=np.array([0]),
-                    obs=obs[k : k + 1],
-                    action=action,
-                    mask=mask,
-                    reward=np.array([r]),
-                    obs_next=obs[k + 1 : k + 2],
-                    mask_next=mask,
-                    tau=np.ones(1),
-                    done=np.array([k == 1]),
-                    terminal=np.array([k == 1]),
-                    t_start=np.array([float(k)]),
-                    t_end=np.array([k + 1.0]),
-                )
-            )
+            learner.observe(_transition(0, obs, k, action, r, last=k == 1))
             while learner.ready():
                 learner.update()
     return reward
