@@ -48,7 +48,18 @@ BOX_PUSHING_SETTINGS: dict[str, dict[str, Any]] = {
         "target_every": 200,
         "buffer_size": 100_000,
     },
-    "ippo": {"agent_feature": "agent_id", "update_every": 1024},
+    "ippo": {  # own network per agent, state critic (training only), lenient updates
+        "params": "per_agent",
+        "critic": "state",
+        "explore_eps": 0.5,
+        "explore_eps_end": 0.5,
+        "value_beta": 0.05,
+        "advantage_slope": 0.0,
+        "gae_lambda": 0.5,
+        "update_every": 4096,
+        "grad_clip": 100.0,
+        "lr": 3e-4,
+    },
 }
 """Learner keys (``learner.*``) used on Box Pushing (the learners' defaults otherwise)."""
 
