@@ -40,23 +40,18 @@ class SequenceReplay:
             self.episode = episode
             self.last_row[:] = -1
         agent = np.asarray(agent, dtype=np.int64)
+        done = np.asarray(done, dtype=bool)
+        rows_buffer = self.rows
+        extra = len(agent) - rows_buffer.capacity
+        if extra > 0:  # only the newest rows fit: the older ones end their agents' chains
+            self.last_row[agent[:extra]] = -1
+            agent, done = agent[extra:], done[extra:]
+            rows = {k: v[extra:] for k, v in rows.items()}
         n = len(agent)
         if n == 0:
             return
-        rows_buffer = self.rows
         where = (rows_buffer.cursor + np.arange(n)) % rows_buffer.capacity
         serials = self.serial + np.arange(n, dtype=np.int64)
-        for k in range(n):  # an agent may appear twice in one batch only in time order
-            a = agent[k]
-            prev = self.last_row[a]
-            if prev >= 0 and rows_buffer.columns["serial"][prev] == self.last_serial[a]:
-                rows_buffer.columns["next"][prev] = where[k]
-                rows_buffer.columns["next_serial"][prev] = serials[k]
-            if done[k]:
-                self.last_row[a] = -1
-            else:
-                self.last_row[a] = where[k]
-                self.last_serial[a] = serials[k]
         links = {
             "agent": agent,
             "serial": serials,
@@ -64,6 +59,22 @@ class SequenceReplay:
             "next_serial": np.full(n, -1, dtype=np.int64),
         }
         rows_buffer.add(**(rows | links))
+        # link after writing: a predecessor overwritten by this batch no longer has its serial, and
+        # one written earlier in this batch (the same agent twice, in time order) already has it
+        serial, next_row, next_serial = (
+            rows_buffer.columns[k] for k in ("serial", "next", "next_serial")
+        )
+        for k in range(n):
+            a = agent[k]
+            prev = self.last_row[a]
+            if prev >= 0 and serial[prev] == self.last_serial[a]:
+                next_row[prev] = where[k]
+                next_serial[prev] = serials[k]
+            if done[k]:
+                self.last_row[a] = -1
+            else:
+                self.last_row[a] = where[k]
+                self.last_serial[a] = serials[k]
         self.serial += n
 
     def sample(self, n: int, length: int, rng: np.random.Generator) -> dict[str, np.ndarray]:

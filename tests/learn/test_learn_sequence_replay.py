@@ -193,3 +193,20 @@ def test_sequence_replay_learns_to_recall_a_cue():
         _cue_episode(learner, int(rng.integers(2)))
     score = np.mean([_cue_episode(learner, cue, explore=False) for cue in (0, 1)])
     assert score == 1.0  # a random policy scores 0.5
+
+
+def test_a_batch_larger_than_the_buffer_keeps_its_newest_rows_linked():
+    replay = SequenceReplay(3, COLUMNS, n_agents=3)
+    _add(replay, 0, [0, 1, 2], [0, 10, 20], [False, False, False])
+    # five rows for a buffer of three: agent 0's two rows and agent 1's first row do not fit
+    _add(replay, 0, [0, 1, 0, 1, 2], [1, 11, 2, 12, 21], [False] * 5)
+    segments = {tuple(s for _, s in seg) for seg in _segments(replay, length=3)}
+    assert segments == {(12,), (21,), (2,)}
+    assert len(replay) == 3
+
+
+def test_an_agent_twice_in_one_batch_is_linked_in_time_order():
+    replay = SequenceReplay(10, COLUMNS, n_agents=2)
+    _add(replay, 0, [0, 1, 0], [0, 10, 1], [False, False, True])
+    segments = {tuple(s for _, s in seg) for seg in _segments(replay, length=3)}
+    assert segments == {(0, 1), (1,), (10,)}
