@@ -114,7 +114,9 @@ class RewardLedger:
         """Σ r over stamps [lo, hi) of each row: prefix sums over the stamps the rows cover only
         (not the whole episode so far)."""
         first, last = int(lo.min()), int(hi.max())
-        cum = np.concatenate(([0.0], np.cumsum(self._amounts[first:last])))
+        cum = np.empty(last - first + 1)
+        cum[0] = 0.0
+        np.cumsum(self._amounts[first:last], out=cum[1:])
         return cum[hi - first] - cum[lo - first]
 
     def totals(self, t0: np.ndarray, t1: np.ndarray, closed: np.ndarray) -> np.ndarray:

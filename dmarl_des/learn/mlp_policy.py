@@ -35,6 +35,7 @@ class MLPPolicy:
     ) -> None:
         self.obs_dim, self.n_actions, self.n_agents = int(obs_dim), int(n_actions), int(n_agents)
         self.device = resolve_device(device)
+        self._cpu = self.device.type == "cpu"
         self.streams = learner_streams(seed)
         self.layout = build_layout(params_mode, "none", self.n_agents, groups, self.device)
         self.net = AgentNet(
@@ -46,6 +47,7 @@ class MLPPolicy:
             generator=self.streams.init,
         ).to(self.device)
         self.net.requires_grad_(False)
+        self._dense = _dense_layers(self.net, self.layout.n_sets, self.device)
 
     def act(
         self, obs: np.ndarray, agent_idx: np.ndarray, mask: np.ndarray, *, explore: bool = True
@@ -53,15 +55,18 @@ class MLPPolicy:
         obs, agent_idx, mask = check_decision_batch(
             obs, agent_idx, mask, self.obs_dim, self.n_actions, self.n_agents
         )
-        cpu = self.device.type == "cpu"
+        cpu = self._cpu
         with torch.inference_mode():
             plan = None
             if self.layout.n_sets > 1:
                 plan = self.layout.plan(torch.from_numpy(agent_idx).to(self.device))
             x = torch.from_numpy(obs)
-            # called through .forward: no hooks live on the net, and skipping Module.__call__
-            # saves a few microseconds on every decision batch
-            logits, _ = self.net.forward(x if cpu else x.to(self.device), plan)
+            if self._dense is not None:
+                logits = _dense_forward(self._dense, x)
+            else:
+                # called through .forward: no hooks live on the net, and skipping
+                # Module.__call__ saves a few microseconds on every decision batch
+                logits, _ = self.net.forward(x if cpu else x.to(self.device), plan)
             if mask.all():  # every action allowed: nothing to mask (same draws, fewer ops)
                 if explore:
                     noise = gumbel_noise(tuple(logits.shape), self.streams.noise, logits.device)
@@ -83,3 +88,25 @@ class MLPPolicy:
 
     def load_state_dict(self, state: dict) -> None:
         self.net.load_state_dict(state["net"])
+        self._dense = _dense_layers(self.net, self.layout.n_sets, self.device)
+
+
+Dense = list[tuple[torch.Tensor, torch.Tensor]]
+"""(bias [out], weight [in, out]) of each layer of a net, the output head last."""
+
+
+def _dense_layers(net: AgentNet, n_sets: int, device: torch.device) -> Dense | None:
+    """The layers of a net with one parameter set on the CPU as views of its parameters, for
+    the plain forward pass of ``_dense_forward``; None for any other net."""
+    if n_sets != 1 or device.type != "cpu" or net.gru is not None:
+        return None
+    return [(layer.bias[0], layer.weight[0]) for layer in (*net.layers, net.head)]
+
+
+def _dense_forward(layers: Dense, x: torch.Tensor) -> torch.Tensor:
+    """``AgentNet.forward`` of a feed-forward net with one parameter set (the same operations):
+    the parameter views are taken once, not on every decision batch."""
+    *hidden, (bias, weight) = layers
+    for b, w in hidden:
+        x = torch.addmm(b, x, w).relu_()
+    return torch.addmm(bias, x, weight)

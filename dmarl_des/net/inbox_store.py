@@ -179,7 +179,7 @@ class InboxStore:
         edge = np.empty(m, dtype=bool)
         edge[0] = True
         np.not_equal(by_recv[1:], by_recv[:-1], out=edge[1:])
-        starts = np.flatnonzero(edge)
+        starts = edge.nonzero()[0]
         lens = np.empty_like(starts)
         np.subtract(starts[1:], starts[:-1], out=lens[:-1])
         lens[-1] = m - starts[-1]

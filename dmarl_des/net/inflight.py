@@ -93,6 +93,17 @@ def _due_rows(due: _Due) -> np.ndarray:
     return np.concatenate(due).astype(np.int64, copy=False)
 
 
+def _put(out: np.ndarray, column: np.ndarray, pick: np.ndarray | None) -> None:
+    """Write ``column`` (at the valid positions ``pick``; None: all) into the table row ``out``;
+    a column of the table's dtype is gathered straight into it."""
+    if pick is None:
+        out[:] = column
+    elif column.dtype == out.dtype:
+        column.take(pick, out=out, mode="clip")
+    else:
+        out[:] = column[pick]
+
+
 def _time_order(t: np.ndarray, width: float) -> np.ndarray:
     """The stable sorting permutation of delivery times ``t`` that span about ``width``.
 
@@ -146,9 +157,12 @@ class InFlight:
         self._maybe_compact()
         r = self.resolution
         if r > 0:
-            keys = np.ceil(t / r).astype(np.int64)
-            keys += keys * r < t  # guard the rounding of t / r: (key - 1) * r < t <= key * r
-            keys -= (keys - 1) * r >= t
+            # computed on whole floats in place: integers this small convert exactly
+            q = t / r
+            np.ceil(q, out=q)
+            q += q * r < t  # guard the rounding of t / r: (key - 1) * r < t <= key * r
+            q -= (q - 1.0) * r >= t
+            keys = q.astype(np.int64)
         else:
             keys = t
         base = self._size
@@ -171,7 +185,7 @@ class InFlight:
         order = stable_order(keys) if r > 0 else np.argsort(keys, kind="stable")
         self._append(m, columns, order if sel is None else sel[order])
         sorted_keys = keys[order]
-        cuts = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
+        cuts = (sorted_keys[1:] != sorted_keys[:-1]).nonzero()[0] + 1
         bounds = [0, *cuts.tolist(), m]
         firsts = sorted_keys[bounds[:-1]].tolist()
         for key, a, b in zip(firsts, bounds[:-1], bounds[1:]):
@@ -196,10 +210,9 @@ class InFlight:
             self._ints, self._t_due = ints, t_due
         rows = self._ints[:, base:need]
         for j, name in enumerate(_INTS[:_CALL]):
-            rows[j] = columns[name] if pick is None else columns[name][pick]
+            _put(rows[j], columns[name], pick)
         rows[_CALL] = len(self._calls) - 1
-        t = columns["t_due"]
-        self._t_due[base:need] = t if pick is None else t[pick]
+        _put(self._t_due[base:need], columns["t_due"], pick)
         self._size = need
 
     def _maybe_compact(self) -> None:
@@ -258,12 +271,15 @@ class InFlight:
         """The messages at ``rows`` (in send order), ordered by exact delivery time, then send
         order."""
         t_due = self._t_due[rows]
+        # a key's rows ascend and their send calls never decrease along them (rows are filed
+        # in send order, and compaction keeps the order of each key's rows): the first and
+        # last rows hold the lowest and highest call
+        low, high = self._ints.item(_CALL, rows[0]), self._ints.item(_CALL, rows[-1])
         if self.resolution > 0:
             order = _time_order(t_due, self.resolution)
             rows, t_due = rows[order], t_due[order]
         # one gather of every column: each column below is contiguous
         seq, src, dst, size, attempts, reason, entry, call = self._ints.take(rows, axis=1)
-        low, high = int(call.min()), int(call.max())
         if low == high:  # one send call
             calls, local = [self._calls[low]], np.zeros(rows.size, dtype=np.int64)
         else:

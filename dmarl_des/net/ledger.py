@@ -196,11 +196,11 @@ class Ledger:
         m = dsts.size
         c = self.counts
         c["sent"] += m
-        tally = np.bincount(cause, minlength=4)
-        self.in_flight += int(tally[0])
-        c["dropped_cut"] += int(tally[1])
-        c["dropped_overflow"] += int(tally[2])
-        c["dropped_loss"] += int(tally[3])
+        in_flight, cut, overflow, loss = np.bincount(cause, minlength=4).tolist()
+        self.in_flight += in_flight
+        c["dropped_cut"] += cut
+        c["dropped_overflow"] += overflow
+        c["dropped_loss"] += loss
         c["retransmissions"] += int(np.maximum(attempts - 1, 0).sum())
         if not self.trace:
             return

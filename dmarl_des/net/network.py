@@ -263,9 +263,10 @@ class Network:
         store = self._store
         rows = store.take(ids)
         payloads = store.payloads(rows)
-        kinds = list(self._kinds.values())
-        if rows.size == 0 and len(kinds) == 1 and kinds[0].shape is not None:
-            payloads = np.empty((0, *kinds[0].shape), dtype=kinds[0].np_dtype)
+        if rows.size == 0:
+            kinds = list(self._kinds.values())
+            if len(kinds) == 1 and kinds[0].shape is not None:
+                payloads = np.empty((0, *kinds[0].shape), dtype=kinds[0].np_dtype)
         return Drained(
             store.column("recv", rows),
             store.column("src", rows),
@@ -468,7 +469,7 @@ class Network:
         self._ledger.sent(
             seq0, now, srcs, dsts, kind, sizes, fate.cause, fate.attempts, fate.delay, fate.t_due
         )
-        live = np.flatnonzero(fate.cause == IN_FLIGHT)
+        live = (fate.cause == IN_FLIGHT).nonzero()[0]
         if live.size:
             self._inflight.add(
                 SendCall(kind, now, block),

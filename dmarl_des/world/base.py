@@ -481,9 +481,9 @@ class World(mesa.Model):
         if len(idx) == 1:
             self._add_end(float(ends[0]), agents)
             return
-        order = np.argsort(ends, kind="stable")
+        order = ends.argsort(kind="stable")
         ends, agents = ends[order], agents[:, order]
-        bounds = [0, *(np.flatnonzero(ends[1:] != ends[:-1]) + 1).tolist(), len(ends)]
+        bounds = [0, *((ends[1:] != ends[:-1]).nonzero()[0] + 1).tolist(), len(ends)]
         keys = ends[bounds[:-1]].tolist()
         pending = self._ends
         for key, lo, hi in zip(keys, bounds[:-1], bounds[1:], strict=True):

@@ -77,8 +77,8 @@ class SwarmWorld(World):
                 row_of = np.empty(len(self.sim_agents), dtype=np.int64)
                 row_of[idx] = np.arange(len(idx))
                 counts = np.bincount(row_of[receivers], minlength=len(idx))
-                got = np.flatnonzero(counts)
-                starts = (np.cumsum(counts) - counts)[got]
+                got = counts.nonzero()[0]
+                starts = (counts.cumsum() - counts)[got]
                 sums = np.add.reduceat(payloads, starts, axis=0)
                 received[got] = sums / counts[got, None].astype(np.float32)
         features = np.concatenate([self.state[idx], received], axis=1)
