@@ -30,9 +30,8 @@ from dmarl_des.learn.act_records import ActRecords
 from dmarl_des.learn.config import LearnerConfig, LearnerSpec
 from dmarl_des.learn.masking import masked_argmax
 from dmarl_des.learn.optimism import hysteretic_weights
-from dmarl_des.learn.params import clip_grad_per_set
 from dmarl_des.learn.protocol import DecisionEpoch, TransitionBatch
-from dmarl_des.learn.q_agents import AgentQ, td_loss
+from dmarl_des.learn.q_agents import AgentQ, gradient_step, q_metrics, td_loss
 from dmarl_des.learn.replay import ReplayBuffer
 from dmarl_des.learn.sampling import LinearSchedule
 from dmarl_des.learn.seeding import learner_streams
@@ -197,24 +196,11 @@ class IQL:
         beta = self.beta(self.decisions)
         weights = None if beta >= 1.0 else hysteretic_weights(target - q_taken.detach(), beta)
         loss = td_loss(q_taken, target, cfg.loss, cfg.huber_delta, weights)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = clip_grad_per_set(
-            agents.online.parameters(), cfg.grad_clip, agents.layout.n_sets
-        )
-        self.optimizer.step()
+        grad_norm = gradient_step(self.optimizer, loss, agents, cfg.grad_clip)
         self.updates += 1
         if self.updates % cfg.target_every == 0:
             agents.sync_target(cfg.polyak)
-        loss_value = float(loss.detach())
-        return {
-            "samples": float(q_taken.shape[0]),
-            "loss": loss_value,
-            "q_loss": loss_value,
-            "q_mean": float(q_taken.detach().mean()),
-            "grad_norm": grad_norm,
-            "epsilon": float(self.epsilon(self.decisions)),
-        }
+        return q_metrics(loss, q_taken, q_taken.shape[0], grad_norm, self.epsilon(self.decisions))
 
     def _batch(self, sample: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         return {k: torch.from_numpy(v).to(self.device) for k, v in sample.items()}

@@ -16,7 +16,7 @@ import torch
 from dmarl_des.learn.config import LearnerConfig, LearnerSpec
 from dmarl_des.learn.masking import check_decision_batch
 from dmarl_des.learn.networks import AgentNet, HiddenState, SetPlan, hidden_sizes
-from dmarl_des.learn.params import ParamLayout, build_layout
+from dmarl_des.learn.params import ParamLayout, build_layout, clip_grad_per_set
 from dmarl_des.learn.sampling import epsilon_greedy
 from dmarl_des.learn.seeding import LearnerStreams
 
@@ -36,6 +36,39 @@ def td_loss(
     else:
         loss = torch.nn.functional.huber_loss(value, target, delta=delta, reduction=reduction)
     return loss if weights is None else (weights * loss).mean()
+
+
+def gradient_step(
+    optimizer: torch.optim.Optimizer,
+    loss: torch.Tensor,
+    agents: AgentQ,
+    grad_clip: float,
+    mixer: torch.nn.Module | None = None,
+) -> float:
+    """One optimizer step on ``loss``, each agent's parameter set (and ``mixer``, as one set)
+    clipped to ``grad_clip``; returns the gradient norm before clipping."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    norm = clip_grad_per_set(agents.online.parameters(), grad_clip, agents.layout.n_sets)
+    if mixer is not None:
+        norm = float(np.hypot(norm, clip_grad_per_set(mixer.parameters(), grad_clip, 1)))
+    optimizer.step()
+    return norm
+
+
+def q_metrics(
+    loss: torch.Tensor, q: torch.Tensor, samples: int, grad_norm: float, epsilon: float
+) -> dict[str, float]:
+    """The `train` table row of a Q-learning update."""
+    loss_value = float(loss.detach())
+    return {
+        "samples": float(samples),
+        "loss": loss_value,
+        "q_loss": loss_value,
+        "q_mean": float(q.detach().mean()),
+        "grad_norm": grad_norm,
+        "epsilon": float(epsilon),
+    }
 
 
 class AgentQ:
@@ -96,7 +129,7 @@ class AgentQ:
         h = h0
         steps = []
         for t in range(obs.shape[1]):
-            q, h = net(self.layout.inputs(obs[:, t], agent_idx), plan, h)
+            q, h = self.q_values(net, obs[:, t], agent_idx, h, plan)
             steps.append(q)
         return torch.stack(steps, dim=1)
 

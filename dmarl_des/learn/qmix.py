@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 from typing import Literal
 
-import numpy as np
 import torch
 from pydantic import Field
 from torch import nn
@@ -25,8 +24,7 @@ from dmarl_des.learn.config import LearnerSpec
 from dmarl_des.learn.joint_q import JointQLearner
 from dmarl_des.learn.joint_replay import conditional_next_q
 from dmarl_des.learn.networks import StackedLinear
-from dmarl_des.learn.params import clip_grad_per_set
-from dmarl_des.learn.q_agents import td_loss
+from dmarl_des.learn.q_agents import gradient_step, q_metrics, td_loss
 from dmarl_des.learn.vdn import VDNConfig
 
 
@@ -113,13 +111,7 @@ class QMIX(JointQLearner):
             next_tot = self.target_mixer(q_next * active_next, b["state_next"])
             target = b["reward"] + b["discount"] * torch.where(b["terminal"], 0.0, next_tot)
         loss = td_loss(q_tot, target, cfg.loss, cfg.huber_delta)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        agent_norm = clip_grad_per_set(
-            agents.online.parameters(), cfg.grad_clip, agents.layout.n_sets
-        )
-        mixer_norm = clip_grad_per_set(self.mixer.parameters(), cfg.grad_clip, 1)
-        self.optimizer.step()
+        grad_norm = gradient_step(self.optimizer, loss, agents, cfg.grad_clip, self.mixer)
         self.updates += 1
         if self.updates % cfg.target_every == 0:
             agents.sync_target(cfg.polyak)
@@ -128,15 +120,7 @@ class QMIX(JointQLearner):
                     self.target_mixer.parameters(), self.mixer.parameters(), strict=True
                 ):
                     tgt.lerp_(src, cfg.polyak)
-        loss_value = float(loss.detach())
-        return {
-            "samples": float(batch),
-            "loss": loss_value,
-            "q_loss": loss_value,
-            "q_mean": float(q_tot.detach().mean()),
-            "grad_norm": float(np.hypot(agent_norm, mixer_norm)),
-            "epsilon": float(self.epsilon(self.decisions)),
-        }
+        return q_metrics(loss, q_tot, batch, grad_norm, self.epsilon(self.decisions))
 
     def _extra_nets(self) -> dict[str, torch.nn.Module]:
         return {"mixer": self.mixer, "target_mixer": self.target_mixer}

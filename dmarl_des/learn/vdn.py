@@ -22,8 +22,7 @@ from pydantic import Field
 from dmarl_des.learn.config import LearnerConfig, LearnerSpec
 from dmarl_des.learn.joint_q import JointQLearner
 from dmarl_des.learn.joint_replay import conditional_next_q
-from dmarl_des.learn.params import clip_grad_per_set
-from dmarl_des.learn.q_agents import td_loss
+from dmarl_des.learn.q_agents import gradient_step, q_metrics, td_loss
 
 
 class VDNConfig(LearnerConfig):
@@ -74,21 +73,8 @@ class VDN(JointQLearner):
             bootstrap = torch.where(b["terminal"], 0.0, (q_next * active_next).sum(dim=1))
             target = b["reward"] + b["discount"] * bootstrap
         loss = td_loss(q_tot, target, cfg.loss, cfg.huber_delta)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = clip_grad_per_set(
-            agents.online.parameters(), cfg.grad_clip, agents.layout.n_sets
-        )
-        self.optimizer.step()
+        grad_norm = gradient_step(self.optimizer, loss, agents, cfg.grad_clip)
         self.updates += 1
         if self.updates % cfg.target_every == 0:
             agents.sync_target(cfg.polyak)
-        loss_value = float(loss.detach())
-        return {
-            "samples": float(batch),
-            "loss": loss_value,
-            "q_loss": loss_value,
-            "q_mean": float(q_tot.detach().mean()),
-            "grad_norm": grad_norm,
-            "epsilon": float(self.epsilon(self.decisions)),
-        }
+        return q_metrics(loss, q_tot, batch, grad_norm, self.epsilon(self.decisions))
