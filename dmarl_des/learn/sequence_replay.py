@@ -61,21 +61,25 @@ class SequenceReplay:
         rows_buffer.add(**(rows | links))
         # link after writing: a predecessor overwritten by this batch no longer has its serial, and
         # one written earlier in this batch (the same agent twice, in time order) already has it
-        serial, next_row, next_serial = (
-            rows_buffer.columns[k] for k in ("serial", "next", "next_serial")
-        )
-        for k in range(n):
-            a = agent[k]
-            prev = self.last_row[a]
-            if prev >= 0 and serial[prev] == self.last_serial[a]:
-                next_row[prev] = where[k]
-                next_serial[prev] = serials[k]
-            if done[k]:
-                self.last_row[a] = -1
-            else:
-                self.last_row[a] = where[k]
-                self.last_serial[a] = serials[k]
+        if np.unique(agent).size == n:  # the usual batch: each agent once, linked at once
+            self._link(agent, where, serials, done)
+        else:  # an agent twice: row after row, in time order
+            for k in range(n):
+                self._link(agent[k : k + 1], where[k : k + 1], serials[k : k + 1], done[k : k + 1])
         self.serial += n
+
+    def _link(
+        self, agent: np.ndarray, where: np.ndarray, serials: np.ndarray, done: np.ndarray
+    ) -> None:
+        """Point each (distinct) agent's open row at its new row, then open or close the new one."""
+        columns = self.rows.columns
+        prev = self.last_row[agent]
+        linked = prev >= 0
+        linked[linked] = columns["serial"][prev[linked]] == self.last_serial[agent[linked]]
+        columns["next"][prev[linked]] = where[linked]
+        columns["next_serial"][prev[linked]] = serials[linked]
+        self.last_row[agent] = np.where(done, -1, where)
+        self.last_serial[agent] = serials
 
     def sample(self, n: int, length: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """``n`` segments as columns [n, length, …] plus ``valid`` [n, length] (False = padding)."""
