@@ -62,7 +62,9 @@ class AgentProcess(simpy.Process):
     """The SimPy process running one agent's lifecycle; ``agent`` says whose it is (so a reward
     given from inside a behaviour is known to come from that agent's macro-action)."""
 
-    def __init__(self, env: simpy.Environment, generator: Generator[Any, Any, Any], agent: SimAgent):
+    def __init__(
+        self, env: simpy.Environment, generator: Generator[Any, Any, Any], agent: SimAgent
+    ):
         self.agent = agent
         super().__init__(env, generator)
 

@@ -74,7 +74,9 @@ class Instant(simpy.Event):
         env.schedule(self, priority, delay)
 
 
-def trigger_later(event: simpy.Event, delay: float, value: Any = None, priority: int = NORMAL) -> None:
+def trigger_later(
+    event: simpy.Event, delay: float, value: Any = None, priority: int = NORMAL
+) -> None:
     """Make a pending event (one that processes may already be waiting on) succeed with ``value``
     ``delay`` time units from now, at place ``priority`` of that instant."""
     if event._value is not PENDING:

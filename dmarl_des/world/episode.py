@@ -27,8 +27,8 @@ from dmarl_des.errors import ConfigError
 from dmarl_des.kernel import DecisionBatcher
 from dmarl_des.world.decisions import DecisionServer
 from dmarl_des.world.learning import Learning
-from dmarl_des.world.network_setup import episode_network
 from dmarl_des.world.lifecycle import AgentLifecycle
+from dmarl_des.world.network_setup import episode_network
 from dmarl_des.world.rewards import Rewards
 from dmarl_des.world.rows import agent_rows, episode_row, network_row
 from dmarl_des.world.slots import Slots
@@ -137,7 +137,10 @@ class EpisodeRunner:
         self.transitions.emit()
         if self.learning.joint is not None:
             self.learning.epoch(
-                np.zeros(slots.n, dtype=bool), world.global_state(), done=True, terminal=self.terminal
+                np.zeros(slots.n, dtype=bool),
+                world.global_state(),
+                done=True,
+                terminal=self.terminal,
             )
         for agent in self.lifecycle.episode_agents:
             if agent.down_since is not None:

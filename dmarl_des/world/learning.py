@@ -65,9 +65,7 @@ class Learning:
         self.learner.observe(batch)
         self.maybe_update()
 
-    def epoch(
-        self, deciding: np.ndarray, state: np.ndarray, *, done: bool, terminal: bool
-    ) -> None:
+    def epoch(self, deciding: np.ndarray, state: np.ndarray, *, done: bool, terminal: bool) -> None:
         """Hand the joint learner the decision epoch ending now (``deciding``: who decides now)."""
         learner = self.joint
         assert learner is not None

@@ -341,4 +341,3 @@ def _tables(scenario: Scenario, messages: bool) -> list[str]:
 def _faults_configured(scenario: Scenario) -> bool:
     """True when the scenario's `faults` section asks for anything."""
     return scenario.faults != type(scenario.faults)()
-

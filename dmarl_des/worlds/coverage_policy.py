@@ -24,6 +24,7 @@ class CoverageState(Protocol):
     episode: int
     decisions: np.ndarray  # [N] macro-actions each UAV started this episode
 
+
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
