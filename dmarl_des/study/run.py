@@ -18,8 +18,7 @@ import polars as pl
 from dmarl_des.log import SCHEMA_VERSION
 from dmarl_des.scenario import Scenario
 from dmarl_des.study.policies import build_policy
-from dmarl_des.world import World
-from dmarl_des.worlds import world_class
+from dmarl_des.world import World, world_class
 
 WALL_CLOCK_COLUMNS = ("wall_s", "started_at")
 """Columns that measure the machine, not the simulation: excluded from determinism checks."""

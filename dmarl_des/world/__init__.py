@@ -2,6 +2,7 @@
 
 from dmarl_des.world.contract import WorldContractError
 from dmarl_des.world.hooks import WorldHooks
+from dmarl_des.world.registry import world_class
 from dmarl_des.world.world import World
 
-__all__ = ["World", "WorldContractError", "WorldHooks"]
+__all__ = ["World", "WorldContractError", "WorldHooks", "world_class"]
