@@ -6,7 +6,9 @@ The lifecycle of an alive agent is a loop:
    event of that instant) the world reads the agent's observation and initiation set, closes the
    macro-action that just ended into a squeezed macro-transition, and decides; the observation
    stays frozen until the agent's own next macro-action ends;
-2. run the chosen macro-action's behaviour inside this process until it returns.
+2. run the chosen macro-action's behaviour inside this process until it returns. The process is an
+   ``AgentProcess``, which knows its agent: a reward the behaviour gives after its start instant
+   belongs to this macro-action, the one given as it returns included.
 
 An ``Interrupt`` whose cause is not ``Stop`` ends the running macro-action at that instant (the agent
 then decides again); ``Stop`` ends the lifecycle (crash, leaving). Either way the event the

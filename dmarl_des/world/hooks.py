@@ -91,8 +91,8 @@ class WorldHooks:
     def reset_episode(self, episode: int) -> None:
         """*Hook* — at the start of every episode, time 0, before anything runs in ``self.env``
         (a fresh environment), before the network is built and before any decision. Put the
-        world in its initial state; draw from ``self.streams.fresh("world", episode)``.
-        Default: nothing."""
+        world in its initial state; draw from ``self.streams.fresh("world", episode)``. A reward
+        given here is stamped 0 and belongs to the first macro-actions. Default: nothing."""
 
     def build_topology(self, episode: int) -> Topology:
         """*Hook* — right after ``reset_episode``, when the episode's network is built: who can
@@ -105,7 +105,10 @@ class WorldHooks:
     def start_processes(self) -> None:
         """*Hook* — after the network is built and before the faults and the first decisions
         (time 0): start the world's own processes — ``self.every(period, fn, priority=…)`` for a
-        periodic one, ``self.env.process(gen)`` for any other. Default: nothing."""
+        periodic one, ``self.env.process(gen)`` for any other. Rewards these processes give at
+        ``t`` belong to the macro-actions running from ``t`` on (at a decision instant: the ones
+        starting there); pass ``stamp=`` to say otherwise (e.g. a tick's reward stamped at the
+        tick's start). Default: nothing."""
 
     def end_episode(self) -> None:
         """*Hook* — after the episode ended and its `episodes` and `agents` rows were written
@@ -193,14 +196,15 @@ class WorldHooks:
     def adversarial_actions(self, agent_idx: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
         """*Hook* — at the decision flush, for the Byzantine agents among the batch when the
         scenario asks for ``faults.byzantine.actions = adversarial``: actions [B] that hurt the
-        team, allowed by ``mask``. Default: None (not provided: they take random allowed actions)."""
+        team, allowed by ``mask``; no side effects (no rewards). Default: None (not provided:
+        they take random allowed actions)."""
         return None
 
     def reset_agent_state(self, agent: SimAgent) -> None:
         """*Hook* — when an agent recovers from a crash or a new agent joins its slot (at that
         fault's instant, place ``NORMAL``, after its inbox was emptied and the policy's memory of
-        it reset, before it asks for its first decision): forget the agent's local state.
-        Default: nothing."""
+        it reset, before it asks for its first decision): forget the agent's local state. A
+        reward given here belongs to the macro-actions running from now on. Default: nothing."""
 
     # ------------------------------------------------------------------ positions and trace
     def agent_positions(self) -> np.ndarray | None:
