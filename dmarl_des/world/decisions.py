@@ -66,22 +66,37 @@ class DecisionServer:
 
     def serve(self, idx: np.ndarray) -> np.ndarray | None:
         """One decision batch for slots ``idx``; None when the episode ended instead."""
-        world = self.world
         limit = self.max_decisions
-        if limit is not None and world.batcher.n_decisions >= limit:
+        if limit is not None and self.world.batcher.n_decisions >= limit:
             self.stop_episode()
             return None
+        obs, mask = self.prepare(idx)
+        actions = self.decide(obs, idx, mask)
+        self.apply(idx, actions, obs, mask)
+        return actions
+
+    def prepare(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Steps 2–3: the batch's observations and masks, with its ending macro-actions closed
+        and every pending transition emitted. A driver that decides elsewhere (one decision at a
+        time) calls ``prepare``, then ``apply`` with its actions."""
+        world = self.world
         obs = world.observe_many(idx)
         mask = world.mask_many(idx)
-        slots = self.slots
         now = float(world.env.now)
-        was_open = slots.action[idx] >= 0
+        was_open = self.slots.action[idx] >= 0
         if was_open.all():
             self.transitions.close(idx, now, obs, mask, done=False)
         elif was_open.any():
             self.transitions.close(idx[was_open], now, obs[was_open], mask[was_open], done=False)
         self.transitions.emit()
-        actions = self.decide(obs, idx, mask)
+        return obs, mask
+
+    def apply(
+        self, idx: np.ndarray, actions: np.ndarray, obs: np.ndarray, mask: np.ndarray
+    ) -> None:
+        """Steps 5–6: record and start the chosen macro-actions of slots ``idx``."""
+        slots = self.slots
+        now = float(self.world.env.now)
         slots.action[idx] = actions
         slots.t_start[idx] = now
         slots.obs[idx] = obs
@@ -90,7 +105,6 @@ class DecisionServer:
         if self.learning.joint is not None:
             deciding = np.zeros(slots.n, dtype=bool)
             deciding[idx] = True
-            self.learning.epoch(deciding, world.global_state(), done=False, terminal=False)
+            self.learning.epoch(deciding, self.world.global_state(), done=False, terminal=False)
         if self.timed is not None:
             self.timed.start(idx, actions)
-        return actions

@@ -26,12 +26,15 @@ in the last place.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
+import simpy
 
+from dmarl_des.agent import AgentProcess, SimAgent
 from dmarl_des.errors import ConfigError
 from dmarl_des.macro import RewardLedger
+from dmarl_des.world.slots import Slots
 
 
 class Rewards:
@@ -105,3 +108,14 @@ class Rewards:
                         rewards[k] += d2
                     totals[k] += t2
         return rewards, totals
+
+
+def given_by_behaviour(env: simpy.Environment, agents: Sequence[SimAgent], slots: Slots) -> bool:
+    """True when the code running now is an agent's macro-action behaviour past its start
+    instant (the active SimPy process is that agent's, and its macro-action started earlier)."""
+    process = env.active_process
+    if not isinstance(process, AgentProcess):
+        return False
+    agent = process.agent
+    i = agent.idx
+    return agents[i] is agent and slots.action[i] >= 0 and slots.t_start[i] < env.now

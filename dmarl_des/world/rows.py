@@ -1,4 +1,4 @@
-"""The rows an episode leaves in the built-in tables: `episodes`, `agents`, `network`, `messages`."""
+"""The built-in tables a run keeps, and the rows an episode leaves in `episodes`, `agents`, `network`, `messages`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dmarl_des.agent import SimAgent
 from dmarl_des.kernel import DecisionBatcher
 from dmarl_des.log import Recorder
 from dmarl_des.net import Network
+from dmarl_des.scenario import Scenario
 from dmarl_des.world.rewards import Rewards
 from dmarl_des.world.slots import Slots
 
@@ -95,3 +96,22 @@ def agent_rows(recorder: Recorder, episode: int, agents: list[SimAgent], slots: 
             "downtime": [a.downtime for a in agents],
         },
     )
+
+
+def kept_tables(scenario: Scenario, messages: bool) -> list[str]:
+    """The built-in tables a run of ``scenario`` keeps."""
+    tables = ["runs", "episodes", "agents", "train"]
+    if messages:
+        tables.append("network")
+    if scenario.record.transitions:
+        tables.append("transitions")
+    if scenario.record.messages:
+        tables.append("messages")
+    if faults_configured(scenario):
+        tables.append("faults")
+    return tables
+
+
+def faults_configured(scenario: Scenario) -> bool:
+    """True when the scenario's `faults` section asks for anything."""
+    return scenario.faults != type(scenario.faults)()

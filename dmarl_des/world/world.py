@@ -28,7 +28,7 @@ import mesa
 import numpy as np
 import simpy
 
-from dmarl_des.agent import AgentProcess, SimAgent
+from dmarl_des.agent import SimAgent
 from dmarl_des.errors import ConfigError
 from dmarl_des.kernel import NORMAL, DecisionBatcher, Periodic, RandomStreams, every
 from dmarl_des.learn.protocol import Learner, Policy
@@ -42,8 +42,8 @@ from dmarl_des.world.episode import EpisodeRunner
 from dmarl_des.world.hooks import WorldHooks
 from dmarl_des.world.learning import Learning
 from dmarl_des.world.lifecycle import AgentLifecycle
-from dmarl_des.world.rewards import Rewards
-from dmarl_des.world.rows import agent_stats
+from dmarl_des.world.rewards import Rewards, given_by_behaviour
+from dmarl_des.world.rows import agent_stats, faults_configured, kept_tables
 from dmarl_des.world.slots import Slots
 from dmarl_des.world.timed import TimedMacroActions
 from dmarl_des.world.trace import TraceSampler
@@ -75,7 +75,7 @@ class World(mesa.Model, WorldHooks):
         self.gamma = scenario.gamma
         self.run_id = run_id
         self.max_batch = max_batch
-        self.recorder = Recorder(run_id, _tables(scenario, bool(self.message_kinds)))
+        self.recorder = Recorder(run_id, kept_tables(scenario, bool(self.message_kinds)))
         for name, schema in self.tables.items():
             self.recorder.declare(name, schema)
         self.policy: Policy | None = None
@@ -119,7 +119,7 @@ class World(mesa.Model, WorldHooks):
             )
         self._timed = timed
         in_arrays = timed if self.arrays_mode else None
-        decisions = DecisionServer(self, slots, transitions, learning, in_arrays)
+        decisions = self._decisions = DecisionServer(self, slots, transitions, learning, in_arrays)
         self._lifecycle = AgentLifecycle(self, slots, transitions, in_arrays)
         trace = None
         if scenario.record.trace_every > 0:
@@ -163,24 +163,14 @@ class World(mesa.Model, WorldHooks):
         nor in windows already squeezed.
         """
         now = float(self.env.now)
+        rewards = self._rewards
         if stamp is None:
-            rewards = self._rewards
             stamp = now
-            if rewards.ending or self._from_running_macro(now):
+            if rewards.ending or given_by_behaviour(self.env, self.sim_agents, self._slots):
                 stamp = rewards.credit_stamp(now)
         else:
             stamp = float(stamp)
-        self._rewards.add(amount, stamp, now, None if agents is None else [a.idx for a in agents])
-
-    def _from_running_macro(self, now: float) -> bool:
-        """True when the code running now is an agent's behaviour past its start instant."""
-        process = self.env.active_process
-        if not isinstance(process, AgentProcess):
-            return False
-        agent = process.agent
-        i = agent.idx
-        slots = self._slots
-        return self.sim_agents[i] is agent and slots.action[i] >= 0 and slots.t_start[i] < now
+        rewards.add(amount, stamp, now, None if agents is None else [a.idx for a in agents])
 
     def terminate(self, delay: float = 0.0) -> None:
         """End the episode in a terminal state, ``delay`` time units from now."""
@@ -250,7 +240,7 @@ class World(mesa.Model, WorldHooks):
 
     def _start_faults(self, episode: int) -> None:
         """Start the episode's fault injector (when the scenario asks for faults)."""
-        if not _faults_configured(self.scenario):
+        if not faults_configured(self.scenario):
             return
         from dmarl_des.faults import FaultInjector
 
@@ -322,22 +312,3 @@ class World(mesa.Model, WorldHooks):
 
     batcher: DecisionBatcher
     """The episode's decision batcher (set when an episode begins)."""
-
-
-def _tables(scenario: Scenario, messages: bool) -> list[str]:
-    """The built-in tables a run of ``scenario`` keeps."""
-    tables = ["runs", "episodes", "agents", "train"]
-    if messages:
-        tables.append("network")
-    if scenario.record.transitions:
-        tables.append("transitions")
-    if scenario.record.messages:
-        tables.append("messages")
-    if _faults_configured(scenario):
-        tables.append("faults")
-    return tables
-
-
-def _faults_configured(scenario: Scenario) -> bool:
-    """True when the scenario's `faults` section asks for anything."""
-    return scenario.faults != type(scenario.faults)()
