@@ -29,6 +29,7 @@ from dmarl_des.errors import ConfigError
 from dmarl_des.learn.act_records import ActRecords
 from dmarl_des.learn.config import LearnerConfig, LearnerSpec
 from dmarl_des.learn.masking import masked_argmax
+from dmarl_des.learn.networks import GatheredSets
 from dmarl_des.learn.optimism import hysteretic_weights
 from dmarl_des.learn.protocol import DecisionEpoch, TransitionBatch
 from dmarl_des.learn.q_agents import AgentQ, gradient_step, q_metrics, td_loss
@@ -36,6 +37,7 @@ from dmarl_des.learn.replay import ReplayBuffer
 from dmarl_des.learn.sampling import LinearSchedule
 from dmarl_des.learn.seeding import learner_streams
 from dmarl_des.learn.sequence_replay import SequenceReplay
+from dmarl_des.learn.stacked_adam import StackedAdam
 
 
 class IQLConfig(LearnerConfig):
@@ -102,7 +104,7 @@ class IQL:
         self.streams = learner_streams(spec.seed)
         self.rng = self.streams.rng
         self.agents = AgentQ(config, spec, device, self.streams)
-        self.optimizer = torch.optim.Adam(self.agents.online.parameters(), lr=config.lr)
+        self.optimizer = StackedAdam(self.agents.online.flat, lr=config.lr)
         self.epsilon = LinearSchedule(config.eps_start, config.eps_end, config.eps_decay)
         beta_end = config.hysteretic_beta_end
         self.beta = LinearSchedule(
@@ -189,37 +191,33 @@ class IQL:
             raise RuntimeError("IQL.update() called with no transitions; check ready() first")
         self._credit = max(0, self._credit - cfg.train_every)
         if isinstance(self.replay, SequenceReplay):
-            q_taken, target = self._sequence_targets()
+            q_taken, target, online = self._sequence_targets()
         else:
-            q_taken, target = self._step_targets()
-        agents = self.agents
+            q_taken, target, online = self._step_targets()
         beta = self.beta(self.decisions)
         weights = None if beta >= 1.0 else hysteretic_weights(target - q_taken.detach(), beta)
         loss = td_loss(q_taken, target, cfg.loss, cfg.huber_delta, weights)
-        grad_norm = gradient_step(self.optimizer, loss, agents, cfg.grad_clip)
+        grad_norm = gradient_step(self.optimizer, loss, online, cfg.grad_clip)
         self.updates += 1
         if self.updates % cfg.target_every == 0:
-            agents.sync_target(cfg.polyak)
+            self.agents.sync_target(cfg.polyak)
         return q_metrics(loss, q_taken, q_taken.shape[0], grad_norm, self.epsilon(self.decisions))
 
     def _batch(self, sample: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         return {k: torch.from_numpy(v).to(self.device) for k, v in sample.items()}
 
-    def _step_targets(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Q(o, m) and its double-Q target for a minibatch of single transitions."""
+    def _step_targets(self) -> tuple[torch.Tensor, torch.Tensor, GatheredSets]:
+        """Q(o, m), its double-Q target, and the online parameter sets they train, for a
+        minibatch of single transitions."""
         b = self._batch(self.replay.sample(self.config.batch_size, self.rng))
         agents = self.agents
-        plan = agents.layout.plan(b["agent"])
-        q_all, _ = agents.q_values(agents.online, b["obs"], b["agent"], b.get("h"), plan)
+        online, target_net = agents.gather(b["agent"])  # only the sets of the sampled agents
+        q_all, _ = agents.q_values(online, b["obs"], b["agent"], b.get("h"))
         q_taken = q_all.gather(1, b["action"].unsqueeze(1)).squeeze(1)
         with torch.no_grad():
             h_next = b.get("h_next")
-            q_next_online, _ = agents.q_values(
-                agents.online, b["obs_next"], b["agent"], h_next, plan
-            )
-            q_next_target, _ = agents.q_values(
-                agents.target, b["obs_next"], b["agent"], h_next, plan
-            )
+            q_next_online, _ = agents.q_values(online, b["obs_next"], b["agent"], h_next)
+            q_next_target, _ = agents.q_values(target_net, b["obs_next"], b["agent"], h_next)
             target = double_q_target(
                 b["reward"],
                 b["discount"],
@@ -228,22 +226,23 @@ class IQL:
                 q_next_target,
                 b["mask_next"],
             )
-        return q_taken, target
+        return q_taken, target, online
 
-    def _sequence_targets(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Q(o_k, m_k) and double-Q targets along sampled segments (valid steps only)."""
+    def _sequence_targets(self) -> tuple[torch.Tensor, torch.Tensor, GatheredSets]:
+        """Q(o_k, m_k), double-Q targets along sampled segments (valid steps only), and the
+        online parameter sets they train."""
         cfg = self.config
         b = self._batch(self.replay.sample(cfg.batch_size, cfg.trace_len, self.rng))
         agents = self.agents
         agent = b["agent"][:, 0]
-        plan = agents.layout.plan(agent)
+        online, target_net = agents.gather(agent)  # only the sets of the sampled agents
         h0 = b["h"][:, 0]
         inputs = torch.cat([b["obs"][:, :1], b["obs_next"]], dim=1)  # o_0, o'_0, …, o'_{L-1}
         valid = b["valid"]
-        q = agents.q_sequence(agents.online, inputs, agent, h0, plan)
+        q = agents.q_sequence(online, inputs, agent, h0)
         q_taken = q[:, :-1].gather(2, b["action"].unsqueeze(2)).squeeze(2)[valid]
         with torch.no_grad():
-            q_next_target = agents.q_sequence(agents.target, inputs, agent, h0, plan)[:, 1:]
+            q_next_target = agents.q_sequence(target_net, inputs, agent, h0)[:, 1:]
             target = double_q_target(
                 b["reward"][valid],
                 b["discount"][valid],
@@ -252,7 +251,7 @@ class IQL:
                 q_next_target[valid],
                 b["mask_next"][valid],
             )
-        return q_taken, target
+        return q_taken, target, online
 
     # -- persistence --------------------------------------------------------------------------
     def state_dict(self) -> dict:

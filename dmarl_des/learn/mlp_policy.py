@@ -100,7 +100,7 @@ def _dense_layers(net: AgentNet, n_sets: int, device: torch.device) -> Dense | N
     the plain forward pass of ``_dense_forward``; None for any other net."""
     if n_sets != 1 or device.type != "cpu" or net.gru is not None:
         return None
-    return [(layer.bias[0], layer.weight[0]) for layer in (*net.layers, net.head)]
+    return [(bias[0], weight[0]) for weight, bias in net.layers()]
 
 
 def _dense_forward(layers: Dense, x: torch.Tensor) -> torch.Tensor:

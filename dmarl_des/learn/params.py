@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from dmarl_des.errors import ConfigError
-from dmarl_des.learn.networks import SetPlan, plan_sets
+from dmarl_des.learn.networks import SetPlan, SetSelection, plan_sets, select_sets
 
 PARAM_MODES = ("shared", "per_agent", "per_group")
 AGENT_FEATURES = ("none", "agent_id", "group")
@@ -51,6 +51,10 @@ class ParamLayout:
         if self.n_sets == 1:
             return None
         return plan_sets(self.set_of_agent[agent_idx], self.n_sets)
+
+    def select(self, agent_idx: torch.Tensor) -> SetSelection:
+        """The parameter sets that rows of agents ``agent_idx`` touch (what an update trains)."""
+        return select_sets(self.set_of_agent[agent_idx], self.n_sets)
 
 
 def build_layout(

@@ -201,7 +201,7 @@ def test_per_group_shares_within_groups_only():
     torch.testing.assert_close(q[0], q[2])
     torch.testing.assert_close(q[1], q[3])
     assert not torch.allclose(q[0], q[1])
-    assert learner.agents.online.head.weight.shape[0] == 2
+    assert learner.agents.online.flat.shape[0] == 2
 
 
 def test_agent_id_feature_distinguishes_agents_under_shared_parameters():
@@ -213,7 +213,7 @@ def test_agent_id_feature_distinguishes_agents_under_shared_parameters():
         gamma=GAMMA,
         seed=0,
     )
-    assert learner.agents.online.layers[0].weight.shape == (1, OBS_DIM + N_AGENTS, 16)
+    assert learner.agents.online.layer("layers.0")[0].shape == (1, OBS_DIM + N_AGENTS, 16)
     q, _ = learner.agents.q_values(
         learner.agents.online, torch.ones(2, OBS_DIM), torch.tensor([0, 1]), None
     )
