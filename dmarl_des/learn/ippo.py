@@ -34,7 +34,7 @@ from dmarl_des.learn.config import LearnerConfig, LearnerSpec
 from dmarl_des.learn.masking import check_decision_batch, mask_logits, masked_argmax
 from dmarl_des.learn.networks import AgentNet, GatheredSets, HiddenState, hidden_sizes, select_sets
 from dmarl_des.learn.optimism import hysteretic_weights, leaky_advantage
-from dmarl_des.learn.params import build_layout, clip_grad_per_set
+from dmarl_des.learn.params import build_layout
 from dmarl_des.learn.protocol import DecisionEpoch, TransitionBatch
 from dmarl_des.learn.sampling import (
     LinearSchedule,
@@ -43,7 +43,7 @@ from dmarl_des.learn.sampling import (
     sample_masked,
 )
 from dmarl_des.learn.seeding import learner_streams
-from dmarl_des.learn.stacked_adam import StackedAdam, torch_adam_parts
+from dmarl_des.learn.stacked_adam import StackedAdam, step_sets, torch_adam_parts
 
 
 class IPPOConfig(LearnerConfig):
@@ -387,10 +387,9 @@ class IPPO:
                 value_loss = 0.5 * squared.mean()
                 loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
                 loss.backward()
-                grad_norm = clip_grad_per_set([sets.theta], cfg.grad_clip, len(sets.sets))
-                self.optimizer.step(sets.sets, sets.theta.grad)
-                if self.critic is not None:
-                    self.critic_optimizer.step(critic.sets, critic.theta.grad)
+                grad_norm = step_sets(self.optimizer, sets, cfg.grad_clip)
+                if self.critic is not None:  # the critic's gradient is not clipped
+                    step_sets(self.critic_optimizer, critic, None)
                 with torch.no_grad():
                     sums["loss"] += float(loss)
                     sums["policy_loss"] += float(policy_loss)

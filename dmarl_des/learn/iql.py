@@ -5,11 +5,16 @@ Each agent's macro-transition (o, m, r_c, o', τ) trains its own Q (own paramete
     y = r_c + γ^τ · Q_target(o', argmax_{m' ∈ mask'} Q(o', m'))      (y = r_c at a true terminal)
     loss = Huber(Q(o, m) − y)
 
-A horizon cut (done, not terminal) bootstraps. Replay is a numpy ring buffer; exploration is
-ε-greedy with ε linear in the number of exploring decisions; one update every ``train_every``
-stored transitions once ``learning_starts`` are stored; the target net is synced every
-``target_every`` updates (Polyak rate ``polyak``; 1 = copy). Optional hysteretic updates (off by
-default) weight rows with a negative TD error y − Q by β, β linear over exploring decisions.
+A horizon cut (done, not terminal) bootstraps. Replay (``replay = pooled``) is one numpy ring
+buffer of all agents' transitions: minibatches of ``batch_size`` drawn uniformly, one update every
+``train_every`` stored transitions once ``learning_starts`` are stored. With ``replay = per_agent``
+each agent keeps its own ring buffer and an update trains every agent with data on ``batch_size``
+of its own transitions, one update per ``train_every`` stored transitions of each such agent.
+An update trains only the parameter sets its minibatch touches (`StackedAdam`: the others'
+parameters and optimizer state do not move). Exploration is ε-greedy with ε linear in the
+number of exploring decisions; the target net is synced every ``target_every`` updates (Polyak
+rate ``polyak``; 1 = copy). Optional hysteretic updates (off by default) weight rows with a
+negative TD error y − Q by β, β linear over exploring decisions.
 
 With a GRU and ``trace_len = L > 0`` (sequence replay, as in Dec-HDDRQN), a minibatch holds
 segments of up to L consecutive decisions of one agent in one episode; the cell runs along each
@@ -27,6 +32,7 @@ from pydantic import Field
 
 from dmarl_des.errors import ConfigError
 from dmarl_des.learn.act_records import ActRecords
+from dmarl_des.learn.agent_replay import AgentReplay
 from dmarl_des.learn.config import LearnerConfig, LearnerSpec
 from dmarl_des.learn.masking import masked_argmax
 from dmarl_des.learn.networks import GatheredSets
@@ -44,6 +50,11 @@ class IQLConfig(LearnerConfig):
     """Mac-IQL hyperparameters (counts are transitions unless said otherwise)."""
 
     name: Literal["iql"] = "iql"
+    replay: Literal["pooled", "per_agent"] = Field(
+        "pooled",
+        description="one buffer of all agents' transitions, or one buffer per agent (its own "
+        "buffer_size / n_agents transitions; batch_size and train_every then count per agent)",
+    )
     buffer_size: int = Field(50_000, gt=0)
     batch_size: int = Field(64, gt=0)
     learning_starts: int = Field(500, ge=0)
@@ -98,6 +109,8 @@ class IQL:
             raise ConfigError(
                 "learner.trace_len", config.trace_len, "0 unless learner.network is 'gru'"
             )
+        if config.trace_len and config.replay == "per_agent":
+            raise ConfigError("learner.replay", config.replay, "'pooled' when trace_len > 0")
         self.config = config
         self.spec = spec
         self.device = device
@@ -125,16 +138,19 @@ class IQL:
         }
         if h:
             columns |= {"h": ((h,), np.float32), "h_next": ((h,), np.float32)}
-        self.replay: ReplayBuffer | SequenceReplay
+        self.replay: ReplayBuffer | SequenceReplay | AgentReplay
         if config.trace_len:
             del columns["agent"]  # the sequence replay keeps the agent with its links
             self.replay = SequenceReplay(config.buffer_size, columns, spec.n_agents)
+        elif config.replay == "per_agent":
+            capacity = max(1, config.buffer_size // spec.n_agents)
+            self.replay = AgentReplay(spec.n_agents, capacity, columns)
         else:
             self.replay = ReplayBuffer(config.buffer_size, columns)
         self.records = ActRecords(spec.n_agents, d, {"h": (h,), "h_next": (h,)}) if h else None
         self.decisions = 0  # exploring decisions taken (drives ε)
         self.updates = 0
-        self._credit = 0  # transitions stored since the last update
+        self._credit = 0  # transitions stored since the last update (once learning started)
 
     # -- acting -----------------------------------------------------------------------------
     def act(
@@ -180,16 +196,27 @@ class IQL:
     def end_episode(self, episode: int) -> None:
         """Nothing to do: updates follow the transition count."""
 
+    def _update_cost(self) -> int:
+        """Stored transitions per update: ``train_every``, or ``train_every`` per agent with
+        data when each agent has its own replay (every update trains each of them)."""
+        if isinstance(self.replay, AgentReplay):
+            return self.config.train_every * self.replay.n_agents_with_data
+        return self.config.train_every
+
     def ready(self) -> bool:
-        enough = len(self.replay) >= max(self.config.learning_starts, self.config.batch_size)
-        return enough and self._credit >= self.config.train_every
+        cfg = self.config
+        if isinstance(self.replay, AgentReplay):
+            enough = len(self.replay) >= max(cfg.learning_starts, 1)
+        else:
+            enough = len(self.replay) >= max(cfg.learning_starts, cfg.batch_size)
+        return enough and self._credit >= self._update_cost()
 
     # -- learning -----------------------------------------------------------------------------
     def update(self) -> dict[str, float]:
         cfg = self.config
         if len(self.replay) == 0:
             raise RuntimeError("IQL.update() called with no transitions; check ready() first")
-        self._credit = max(0, self._credit - cfg.train_every)
+        self._credit = max(0, self._credit - self._update_cost())
         if isinstance(self.replay, SequenceReplay):
             q_taken, target, online = self._sequence_targets()
         else:
@@ -208,7 +235,7 @@ class IQL:
 
     def _step_targets(self) -> tuple[torch.Tensor, torch.Tensor, GatheredSets]:
         """Q(o, m), its double-Q target, and the online parameter sets they train, for a
-        minibatch of single transitions."""
+        minibatch of single transitions (``batch_size`` of each agent with per-agent replay)."""
         b = self._batch(self.replay.sample(self.config.batch_size, self.rng))
         agents = self.agents
         online, target_net = agents.gather(b["agent"])  # only the sets of the sampled agents

@@ -239,7 +239,10 @@ class AgentNet(nn.Module):
         return out, h_next
 
     def gather(self, selection: SetSelection, *, trainable: bool = True) -> GatheredSets:
-        """A copy of the rows of the selected sets, for one update (see `GatheredSets`)."""
+        """The rows of the selected sets, for one update (see `GatheredSets`)."""
+        if selection.sets.shape[0] == self.n_sets and self.flat.requires_grad == trainable:
+            # every set: the matrix itself (ascending sets are all rows in order), no copy
+            return GatheredSets(self, selection, self.flat if trainable else self.flat.detach())
         theta = self.flat.detach().index_select(0, selection.sets)
         return GatheredSets(self, selection, theta.requires_grad_(trainable))
 
@@ -278,10 +281,11 @@ class AgentNet(nn.Module):
 class GatheredSets:
     """The parameter sets one minibatch touches, gathered from a stacked net for one update.
 
-    ``theta`` [K, F] is a copy of rows ``selection.sets`` of ``net.flat``. When trainable it is a
-    leaf: the loss's gradient lands in ``theta.grad`` [K, F], one row per touched set, for an
-    optimizer to apply to those rows of ``flat``; the sets the minibatch does not touch are not
-    in the forward or backward pass at all.
+    ``theta`` [K, F] holds rows ``selection.sets`` of ``net.flat``: a copy of them, or ``flat``
+    itself when the minibatch touches every set. When trainable it is a leaf: the loss's gradient
+    lands in ``theta.grad`` [K, F], one row per touched set, for an optimizer to apply to those
+    rows of ``flat`` (`stacked_adam.step_sets`); the sets the minibatch does not touch are not in
+    the forward or backward pass at all.
     """
 
     net: AgentNet

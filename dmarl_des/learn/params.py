@@ -101,7 +101,7 @@ def clip_grad_per_set(params: Iterable[torch.Tensor], max_norm: float, n_sets: i
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return 0.0
-    sq = torch.stack([g.pow(2).reshape(n_sets, -1).sum(dim=1) for g in grads]).sum(dim=0)
+    sq = sum(torch.linalg.vector_norm(g.reshape(n_sets, -1), dim=1).square() for g in grads)
     norms = sq.sqrt()
     scale = (max_norm / (norms + 1e-6)).clamp(max=1.0)
     for g in grads:

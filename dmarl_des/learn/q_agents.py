@@ -19,7 +19,7 @@ from dmarl_des.learn.networks import AgentNet, GatheredSets, HiddenState, SetPla
 from dmarl_des.learn.params import ParamLayout, build_layout, clip_grad_per_set
 from dmarl_des.learn.sampling import epsilon_greedy
 from dmarl_des.learn.seeding import LearnerStreams
-from dmarl_des.learn.stacked_adam import StackedAdam
+from dmarl_des.learn.stacked_adam import StackedAdam, step_sets
 
 
 def td_loss(
@@ -52,9 +52,7 @@ def gradient_step(
     if mixer is not None:
         mixer[1].zero_grad(set_to_none=True)
     loss.backward()
-    theta = online.theta
-    norm = clip_grad_per_set([theta], grad_clip, int(theta.shape[0]))
-    optimizer.step(online.sets, theta.grad)
+    norm = step_sets(optimizer, online, grad_clip)
     if mixer is not None:
         norm = float(np.hypot(norm, clip_grad_per_set(mixer[0].parameters(), grad_clip, 1)))
         mixer[1].step()

@@ -20,6 +20,9 @@ from collections.abc import Sequence
 import torch
 from torch.optim.adam import adam
 
+from dmarl_des.learn.networks import GatheredSets
+from dmarl_des.learn.params import clip_grad_per_set
+
 
 class StackedAdam:
     """Adam on the rows of ``param`` [P, F] with per-row step counts (see the module docstring)."""
@@ -89,6 +92,23 @@ class StackedAdam:
             self.steps.copy_(state["step"])
             self.exp_avg.copy_(state["exp_avg"])
             self.exp_avg_sq.copy_(state["exp_avg_sq"])
+
+
+def step_sets(optimizer: StackedAdam, sets: GatheredSets, max_norm: float | None) -> float:
+    """After ``backward``: clip the gradient of each gathered set to ``max_norm`` (None: no
+    clipping), step ``optimizer`` on those rows only, and clear the gradient. Returns the norm of
+    the gradient over all gathered sets before clipping."""
+    theta = sets.theta
+    grad = theta.grad
+    if grad is None:  # the loss did not depend on these parameters
+        return 0.0
+    if max_norm is None:
+        norm = float(torch.linalg.vector_norm(grad))
+    else:
+        norm = clip_grad_per_set([theta], max_norm, int(theta.shape[0]))
+    optimizer.step(sets.sets, grad)
+    theta.grad = None
+    return norm
 
 
 def torch_adam_parts(state: dict, counts: Sequence[int]) -> list[dict]:
