@@ -228,7 +228,7 @@ class AgentNet(nn.Module):
             x = plan.to_block(x, n_sets)
             h = None if h is None else plan.to_block(h, n_sets)
         for weight, bias in layers[: self.n_hidden]:
-            x = torch.relu(stacked_linear(x, weight, bias, plan))
+            x = stacked_linear(x, weight, bias, plan).relu_()
         h_next = None
         if self.state_size:
             h_next = x = gru_cell(x, h, layers[-3], layers[-2], plan)
