@@ -43,7 +43,7 @@ from dmarl_des.learn.sampling import (
     sample_masked,
 )
 from dmarl_des.learn.seeding import learner_streams
-from dmarl_des.learn.stacked_adam import StackedAdam, step_sets, torch_adam_parts
+from dmarl_des.learn.stacked_adam import StackedAdam, load_optimizers, step_sets
 
 
 class IPPOConfig(LearnerConfig):
@@ -420,14 +420,9 @@ class IPPO:
         self.net.load_state_dict(state["nets"]["net"])
         if self.critic is not None:
             self.critic.load_state_dict(state["nets"]["critic"])
-        optimizer = state["optimizer"]
-        if "param_groups" in optimizer:  # one torch.optim.Adam over the net's and critic's tensors
-            counts = [2 * len(self.net.maps)]
-            if self.critic is not None:
-                counts.append(2 * len(self.critic.maps))
-            optimizer = dict(zip(("net", "critic"), torch_adam_parts(optimizer, counts)))
-        self.optimizer.load_state_dict(optimizer["net"])
+        optimizers = {"net": self.optimizer}
         if self.critic is not None:
-            self.critic_optimizer.load_state_dict(optimizer["critic"])
+            optimizers["critic"] = self.critic_optimizer
+        load_optimizers(optimizers, state["optimizer"], [2 * len(self.net.maps)])
         self.updates = int(state["counters"]["updates"])
         self.decisions = int(state["counters"].get("decisions", 0))

@@ -14,7 +14,7 @@ from dmarl_des.learn.protocol import DecisionEpoch, TransitionBatch
 from dmarl_des.learn.q_agents import AgentQ
 from dmarl_des.learn.sampling import LinearSchedule
 from dmarl_des.learn.seeding import learner_streams
-from dmarl_des.learn.stacked_adam import StackedAdam, torch_adam_parts
+from dmarl_des.learn.stacked_adam import StackedAdam, load_optimizers
 
 
 class JointQLearner:
@@ -132,14 +132,7 @@ class JointQLearner:
         self.agents.load_state_dict(state["nets"])
         for name, net in self._extra_nets().items():
             net.load_state_dict(state["nets"][name])
-        optimizers = self._optimizers()
-        saved = state["optimizer"]
-        if "param_groups" in saved:  # one torch.optim.Adam over the agents' and extra tensors
-            total = len(saved["param_groups"][0]["params"])
-            agents = 2 * len(self.agents.online.maps)
-            counts = [agents, total - agents][: len(optimizers)]
-            saved = dict(zip(optimizers, torch_adam_parts(saved, counts), strict=True))
-        for name, optimizer in optimizers.items():
-            optimizer.load_state_dict(saved[name])
+        agents = 2 * len(self.agents.online.maps)  # tensors of the agents' nets in older states
+        load_optimizers(self._optimizers(), state["optimizer"], [agents])
         self.decisions = int(state["counters"]["decisions"])
         self.updates = int(state["counters"]["updates"])

@@ -213,14 +213,15 @@ class AgentNet(nn.Module):
         x: torch.Tensor,
         plan: SetPlan | None,
         h: torch.Tensor | None = None,
-        theta: torch.Tensor | None = None,
+        layers: Sequence[Layer] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Outputs [B, out] and the next recurrent state [B, H] (None for a feed-forward net).
 
-        ``theta`` [S, F], if given, replaces ``flat``: ``plan`` then maps rows to its S rows.
+        ``layers``, if given, replace the views of ``flat`` (e.g. ``self.layers(theta)`` of
+        gathered rows ``theta`` [S, F]; ``plan`` then maps rows to those S sets).
         """
-        layers = self.layers(theta)
-        n_sets = self.n_sets if theta is None else int(theta.shape[0])
+        layers = self.layers() if layers is None else layers
+        n_sets = int(layers[0][0].shape[0])
         bucket = plan is not None and plan.rank is not None
         if self.state_size and h is None:
             h = x.new_zeros(x.shape[0], self.state_size)
@@ -300,7 +301,7 @@ class GatheredSets:
         self, x: torch.Tensor, h: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The net's forward pass on rows ``x`` of the selection's batch, with these parameters."""
-        return self.net.forward(x, self.selection.plan, h, self.theta)
+        return self.net.forward(x, self.selection.plan, h, self.net.layers(self.theta))
 
     def of(self, net: AgentNet) -> GatheredSets:
         """The same sets of another net of the same shape (a target net), without gradient."""

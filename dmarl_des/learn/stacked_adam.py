@@ -16,6 +16,7 @@ count), on the CPU or CUDA alike.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch.optim.adam import adam
@@ -109,6 +110,18 @@ def step_sets(optimizer: StackedAdam, sets: GatheredSets, max_norm: float | None
     optimizer.step(sets.sets, grad)
     theta.grad = None
     return norm
+
+
+def load_optimizers(optimizers: dict[str, Any], saved: dict, leading: Sequence[int]) -> None:
+    """Load each optimizer's state from ``saved`` (name -> its ``state_dict()``), or from one
+    torch.optim.Adam state over all their per-layer tensors in order: the first ``leading[k]``
+    tensors belong to the k-th optimizer, the remaining ones to the last."""
+    if "param_groups" in saved:
+        total = len(saved["param_groups"][0]["params"])
+        counts = [*leading, total - sum(leading)][: len(optimizers)]
+        saved = dict(zip(optimizers, torch_adam_parts(saved, counts), strict=True))
+    for name, optimizer in optimizers.items():
+        optimizer.load_state_dict(saved[name])
 
 
 def torch_adam_parts(state: dict, counts: Sequence[int]) -> list[dict]:

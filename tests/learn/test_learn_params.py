@@ -234,3 +234,21 @@ def test_agent_id_feature_distinguishes_agents_under_shared_parameters():
 def test_bad_parameter_layouts_are_config_errors(mode, feature, groups):
     with pytest.raises(ConfigError, match="groups|params"):
         build_layout(mode, feature, N_AGENTS, groups, torch.device("cpu"))
+
+
+def test_mlp_policy_shared_dense_path_acts_like_the_stacked_net_of_any_mode():
+    from dmarl_des.learn import MLPPolicy
+
+    shared = MLPPolicy(5, 4, (8, 8), params_mode="shared", n_agents=6, seed=2)
+    per_agent = MLPPolicy(5, 4, (8, 8), params_mode="per_agent", n_agents=6, seed=2)
+    state = {k: v.expand(6, *v.shape[1:]).clone() for k, v in shared.net.state_dict().items()}
+    per_agent.load_state_dict({"net": state})
+    rng = np.random.default_rng(4)
+    obs = rng.normal(size=(9, 5)).astype(np.float32)
+    idx = rng.integers(0, 6, 9)
+    mask = np.ones((9, 4), bool)
+    logits, _ = shared.net(torch.from_numpy(obs), None)
+    greedy = shared.act(obs, idx, mask, explore=False)
+    np.testing.assert_array_equal(greedy, logits.argmax(dim=1).numpy())
+    np.testing.assert_array_equal(per_agent.act(obs, idx, mask, explore=False), greedy)
+    np.testing.assert_array_equal(per_agent.act(obs, idx, mask), shared.act(obs, idx, mask))
