@@ -14,9 +14,10 @@ episodes last 25 ticks; MLP 64 × 64. Learners, default hyperparameters unless n
   agent trains every agent on 64 of its own (the same 16 replayed rows per stored transition);
 - Mac-IPPO: one update per episode, 4 epochs × 4 minibatches.
 
-Then one consensus mixing round ``θ_i ← Σ_j C_ij θ_j`` over stacked per-agent parameters (ring
-lattice of 8 neighbours, Metropolis weights, F parameters per agent): the CSR sparse product of
-``dmarl_des.learn.mixing`` against gathering neighbours' rows and summing them with ``index_add``.
+Then one consensus mixing round ``θ_i ← Σ_j C_ij θ_j`` over stacked per-agent parameters (8
+neighbours on a ring lattice over a random order of the agents, Metropolis weights, F parameters
+per agent; median time of a round): the CSR sparse product of ``dmarl_des.learn.mixing`` against
+gathering neighbours' rows and summing them with ``index_add``.
 """
 
 from __future__ import annotations
@@ -130,11 +131,16 @@ def measure(
     }
 
 
-def ring_lattice(n: int, degree: int) -> tuple[np.ndarray, np.ndarray]:
-    """CSR neighbourhoods of a ring where each agent hears the ``degree`` nearest others."""
+def shuffled_ring(n: int, degree: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """CSR neighbourhoods of an undirected ring lattice (each agent hears the ``degree`` nearest
+    others around the ring) over a random order of the agents: neighbours' rows lie anywhere in
+    memory, as in a swarm whose agent ids say nothing about where agents are."""
     degree = min(degree, n - 1)
-    offsets = [k for j in range(1, degree // 2 + 1) for k in (-j, j)][:degree]
-    indices = np.sort((np.arange(n)[:, None] + np.array(offsets)[None, :]) % n, axis=1)
+    offsets = np.array([k for j in range(1, degree // 2 + 1) for k in (-j, j)][:degree])
+    order = rng.permutation(n)  # agent at ring position p
+    position = np.argsort(order)
+    around = order[(position[:, None] + offsets[None, :]) % n]  # [agent, neighbour]
+    indices = np.sort(around, axis=1)
     return np.arange(0, n * degree + 1, degree), indices.reshape(-1)
 
 
@@ -148,19 +154,20 @@ def index_add_mix(
 
 
 def time_call(fn: Callable[[], object], seconds: float, clock: Callable[[], float]) -> float:
-    """Seconds per call: the best of repeated calls within ``seconds`` (after one warm-up)."""
+    """Seconds per call: the median of repeated calls for ``seconds`` (after one warm-up)."""
     fn()
-    best, start = float("inf"), clock()
-    while clock() - start < seconds or best == float("inf"):
+    times: list[float] = []
+    start = clock()
+    while clock() - start < seconds or len(times) < 3:
         t0 = clock()
         fn()
-        best = min(best, clock() - t0)
-    return best
+        times.append(clock() - t0)
+    return float(np.median(times))
 
 
 def mixing_row(n: int, n_params: int, seconds: float, device: str, clock) -> dict:
     """Milliseconds per consensus round over ``n`` agents: CSR product vs index_add."""
-    indptr, indices = ring_lattice(n, 8)
+    indptr, indices = shuffled_ring(n, 8, np.random.default_rng(0))
     weights = metropolis_weights(indptr, indices)
     matrix = mixing_matrix(indptr, indices, weights, device=device)
     coo = matrix.to_sparse_coo().coalesce()
