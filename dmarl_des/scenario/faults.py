@@ -200,6 +200,17 @@ class FaultSpec(Spec):
             )
         return self
 
+    def network_fields(self) -> list[str]:
+        """The keys set here that act on messages (a world without a network cannot take them)."""
+        needs = {
+            "faults.omission": self.omission.targets_any,
+            "faults.byzantine.messages": self.byzantine.targets_any
+            and bool(self.byzantine.messages),
+            "faults.cut_links": bool(self.cut_links),
+            "faults.partition.groups": self.partition.groups > 0,
+        }
+        return [field for field, needed in needs.items() if needed]
+
     def check(self, n_agents: int) -> None:
         """Raise ConfigError when an explicit agent id or link does not exist among ``n_agents``."""
         for name in ("byzantine", "crash", "omission"):

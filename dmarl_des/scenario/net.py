@@ -111,3 +111,12 @@ class NetSpec(Spec):
     arq: ArqSpec = ArqSpec()
     resolution: Period = Field(0.0, ge=0.0, description="delivery time bucket; 0 = exact times")
     inbox_limit: Count = Field(64, ge=1)
+
+    def position_fields(self) -> dict[str, str]:
+        """The keys set here that need agents' positions, with their values: a world whose
+        agents have no position cannot take them."""
+        needs = {
+            "net.topology.kind": (self.topology.kind, "proximity"),
+            "net.delay.model": (self.delay.model, "distance"),
+        }
+        return {field: value for field, (value, needing) in needs.items() if value == needing}

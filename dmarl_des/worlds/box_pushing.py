@@ -81,6 +81,9 @@ class BoxPushingParams(WorldParams):
         if scenario.n_agents != 2:
             raise ConfigError("n_agents", scenario.n_agents, "2 (Box Pushing is a two-agent task)")
         check_duration("horizon", scenario.horizon, 1.0, scenario.horizon)  # one tick per unit
+        on_messages = scenario.faults.network_fields()
+        if on_messages:
+            raise ConfigError(on_messages[0], "set", "nothing: this world exchanges no messages")
 
 
 class BoxPushingWorld(World):

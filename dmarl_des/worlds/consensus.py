@@ -130,12 +130,10 @@ class ConsensusParams(WorldParams):
         return float(min(2 * DEFAULT_RING_K, scenario.n_agents - 1))  # kind world: a ring
 
     def check(self, scenario: Scenario) -> None:
-        if scenario.net.topology.kind == "proximity":
-            raise ConfigError(
-                "net.topology.kind",
-                "proximity",
-                "a static graph or world (agents have no position)",
-            )
+        on_positions = scenario.net.position_fields()
+        if on_positions:
+            field, value = next(iter(on_positions.items()))
+            raise ConfigError(field, value, "a setting that needs no positions (agents have none)")
         if self.period >= scenario.horizon:
             raise ConfigError(
                 "world.period", self.period, f"a period < horizon ({scenario.horizon})"

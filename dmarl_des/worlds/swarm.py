@@ -47,12 +47,10 @@ class SwarmParams(WorldParams):
         return 2.0 * self.ring_k  # kind world: a ring (building it allocates 2·k per agent)
 
     def check(self, scenario: Scenario) -> None:
-        if scenario.net.topology.kind == "proximity":
-            raise ConfigError(
-                "net.topology.kind",
-                "proximity",
-                "a static graph or world (agents have no position)",
-            )
+        on_positions = scenario.net.position_fields()
+        if on_positions:
+            field, value = next(iter(on_positions.items()))
+            raise ConfigError(field, value, "a setting that needs no positions (agents have none)")
         # the shortest macro-action: the fastest agent (speed factor 0.8) doing the shortest one
         shortest = self.base_duration * (1.0 if self.lockstep else 0.8 * (1.0 - self.spread / 2))
         check_duration("world.base_duration", self.base_duration, shortest, scenario.horizon)
