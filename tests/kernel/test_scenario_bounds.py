@@ -60,10 +60,27 @@ def refused(name: str, overrides: dict, field: str) -> ConfigError:
         ("consensus", {"net.topology.kind": "small_world", "net.topology.k": 25}, "net.topology.k"),
         ("consensus", {"net.topology.kind": "scale_free", "net.topology.m": 50}, "net.topology.m"),
         ("consensus", {"net.topology.kind": "proximity"}, "net.topology.kind"),
+        ("consensus", {"net.delay.model": "distance"}, "net.delay.model"),
+        ("box_pushing", {"faults.omission.fraction": 0.5}, "faults.omission"),
+        ("box_pushing", {"faults.partition.groups": 2}, "faults.partition.groups"),
     ],
 )
 def test_values_that_cannot_run_are_refused_at_build(name, overrides, field):
     refused(name, overrides, field)
+
+
+def test_swarm_macro_actions_cannot_be_instantaneous():
+    from dmarl_des.scenario import Scenario
+    from dmarl_des.worlds.swarm import SwarmParams
+
+    ok = Scenario.build(world=SwarmParams(base_duration=1e-4), n_agents=4, horizon=100.0)
+    assert ok.world.base_duration == 1e-4
+    for params in ({"base_duration": 1e-300}, {"base_duration": 1e-5, "spread": 1.9}):
+        with pytest.raises(ConfigError) as info:
+            Scenario.build(world=SwarmParams(**params), n_agents=4, horizon=100.0)
+        assert info.value.field == "world.base_duration"
+    with pytest.raises(ConfigError, match="net.delay.model"):
+        Scenario.build(world=SwarmParams(), n_agents=4, net={"delay": {"model": "distance"}})
 
 
 @pytest.mark.parametrize(
