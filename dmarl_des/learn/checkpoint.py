@@ -223,9 +223,11 @@ def check_network_size(config: LearnerConfig, spec: dict[str, Any], weights: Pat
             )
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+def _summary(exc: BaseException, lines: int = 1) -> str:
+    """``Type: message`` on one line: the first ``lines`` non-empty lines, at most 200 characters."""
+    parts = [t.strip() for t in str(exc).splitlines() if t.strip()][:lines]
+    text = f"{type(exc).__name__}: {' '.join(parts)}" if parts else type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def read_weights(path: Path, device: str) -> dict[str, Any]:
@@ -244,7 +246,7 @@ def read_weights(path: Path, device: str) -> dict[str, Any]:
         ) from None
     except Exception as exc:  # truncated zip, bad header, ...
         raise ConfigError(
-            str(path), _first_line(exc), "a complete weights file written by save_checkpoint"
+            str(path), _summary(exc), "a complete weights file written by save_checkpoint"
         ) from None
     if not isinstance(payload, dict) or not isinstance(payload.get("state"), dict):
         raise ConfigError(str(path), type(payload).__name__, "a dict with 'algorithm' and 'state'")
@@ -318,7 +320,7 @@ def load_checkpoint(
     except (RuntimeError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ConfigError(
             str(weights),
-            _first_line(exc),
+            _summary(exc, lines=2),
             "the weights of the network card.json describes (same learner, sizes and layout)",
         ) from None
     return learner, card
