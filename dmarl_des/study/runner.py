@@ -181,6 +181,11 @@ def run_study(
                 _perform(study, root, pending, executor, result, progress)
             clean_stale_temp_files(root)
     except KeyboardInterrupt:
+        # runs that a worker completed while the interrupt came are kept too
+        answered = set(result.done) | {f.run_id for f in result.failed}
+        for spec in pending:
+            if spec.run_id not in answered and run_damage(root, spec) is None:
+                result.done.append(spec.run_id)
         result.wall_s = time.perf_counter() - t0
         raise StudyInterrupted(result) from None
     result.wall_s = time.perf_counter() - t0
