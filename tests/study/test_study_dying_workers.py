@@ -68,6 +68,7 @@ def test_exit_causes_read_well():
 @pytest.mark.slow
 def test_dask_still_fails_only_the_run_whose_worker_died(tmp_path):
     dask = pytest.importorskip("dask")
+    pytest.importorskip("distributed")  # its defaults are in dask's config before we set one
     study = Study(TINY, grid={"world.exit_code": [0, 7]}, seeds=1, base_overrides={"horizon": 5.0})
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         result = run_study(study, tmp_path, executor="dask", workers=2, progress=False)

@@ -86,6 +86,7 @@ def _interrupt(args, ready, cwd):
     return proc.returncode, out, err
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_run_exits_130_with_one_line(tmp_path):
     ready = tmp_path / "ready"
     args = ["run", str(TINY), "--set", "horizon=1e6", "--set", f"world.ready_file={ready}"]
