@@ -55,13 +55,14 @@ def print_summary(frames: dict[str, Any], out: Path | None) -> None:
 def run_command(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from dmarl_des.log import check_output_folder
+    from dmarl_des.log import check_file_name, check_output_folder
     from dmarl_des.study import run_scenario
 
     if args.out:
         check_output_folder(args.out, "--out")
     scenario, overrides = scenario_from_args(args)
-    out = Path(args.out) if args.out else DEFAULT_OUT / "runs" / scenario.name
+    default = DEFAULT_OUT / "runs" / check_file_name("name", scenario.name)
+    out = Path(args.out) if args.out else default
     check_output_folder(out, "--out")
     total = scenario.episodes + scenario.eval_episodes
     with tqdm(total=total, desc=scenario.name, unit="ep", disable=args.quiet) as bar:

@@ -17,18 +17,32 @@ import polars as pl
 from dmarl_des.log import TEMP_PREFIX, damaged_files, table_path
 from dmarl_des.study.plan import RunSpec
 
-__all__ = ["TEMP_PREFIX", "clean_stale_temp_files", "forget_run", "is_complete", "run_damage"]
+__all__ = [
+    "FAILED",
+    "NOT_DONE",
+    "TEMP_PREFIX",
+    "clean_stale_temp_files",
+    "forget_run",
+    "is_complete",
+    "run_damage",
+]
+
+NOT_DONE = "not done"
+"""What :func:`run_damage` says of a run without a ``runs`` file."""
+
+FAILED = "failed"
+"""What :func:`run_damage` says of a run whose ``runs`` row records a status other than ok."""
 
 
 def run_damage(out: str | Path, spec: RunSpec) -> str | None:
     """Why the run is not complete and intact (one line), or None when it is.
 
-    ``"not done"`` when it has no ``runs`` file, ``"status error"`` when it failed; anything else
+    :data:`NOT_DONE` when it has no ``runs`` file, :data:`FAILED` when it failed; anything else
     names what is damaged.
     """
     path = table_path(out, "runs", spec.run_id, spec.partition)
     if not path.is_file():
-        return "not done"
+        return NOT_DONE
     relative = path.relative_to(out).as_posix()
     try:
         runs = pl.read_parquet(path)
@@ -37,7 +51,7 @@ def run_damage(out: str | Path, spec: RunSpec) -> str | None:
     if runs.height != 1 or "status" not in runs.columns:
         return f"{relative}: not one run's row"
     if runs["status"][0] != "ok":
-        return f"status {runs['status'][0]}"
+        return FAILED
     if "files" not in runs.columns or runs["files"][0] is None:
         return f"{relative}: no file manifest (written by an older version)"
     problems = damaged_files(out, runs["files"][0].to_list())

@@ -41,18 +41,23 @@ class RunResult:
     world: World | None = None
 
 
-def run_id_for(scenario: Scenario) -> str:
+def run_id_for(scenario: Scenario, checkpoints: dict[str, str] | None = None) -> str:
     """A stable id: the scenario name and a hash of everything the run's results depend on.
 
     That is the complete, validated scenario, and — when ``policy`` is a checkpoint folder — the
     checkpoint's content (weights and card), so replacing the weights at the same path gives
     new run ids (a study then does those runs again instead of reusing the old results).
+    ``checkpoints`` (folder → content digest), when given, is used and filled as a memo, so that
+    planning many runs of one checkpoint reads its files once.
     """
     digest = scenario.digest()
     if scenario.policy not in POLICY_KINDS:
         from dmarl_des.learn.checkpoint import checkpoint_digest
 
-        both = f"{digest}:{checkpoint_digest(scenario.policy)}"
+        memo = {} if checkpoints is None else checkpoints
+        if scenario.policy not in memo:
+            memo[scenario.policy] = checkpoint_digest(scenario.policy)
+        both = f"{digest}:{memo[scenario.policy]}"
         digest = hashlib.sha256(both.encode()).hexdigest()[:16]
     return check_file_name("run id", f"{scenario.name}-{digest}")
 

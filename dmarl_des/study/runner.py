@@ -32,7 +32,13 @@ from dmarl_des.study.executors import (
     make_executor,
 )
 from dmarl_des.study.plan import RunSpec, Study
-from dmarl_des.study.resume import clean_stale_temp_files, forget_run, run_damage
+from dmarl_des.study.resume import (
+    FAILED,
+    NOT_DONE,
+    clean_stale_temp_files,
+    forget_run,
+    run_damage,
+)
 
 DESCRIPTION_FILE = "study.json"
 """The study's description, written beside its tables."""
@@ -166,7 +172,7 @@ def run_study(
         if why is None:
             result.skipped.append(spec.run_id)
             continue
-        if why not in ("not done", "status error"):
+        if why not in (NOT_DONE, FAILED):
             result.damaged[spec.run_id] = why
         pending.append(spec)
     for spec in pending:
@@ -217,15 +223,14 @@ def _perform(
         for spec, value in runs:
             if isinstance(value, RunOutcome):
                 result.run_wall_s += value.wall_s
-                if value.status == "ok":
-                    result.done.append(spec.run_id)
-                else:
-                    result.failed.append(_failed(spec, value.error or "unknown error"))
+                error = None if value.status == "ok" else value.error or "unknown error"
+            else:  # the worker raised outside the run, or died
+                error = "".join(traceback.format_exception(value))
+            if error is None:
+                result.done.append(spec.run_id)
             else:
-                text = "".join(traceback.format_exception(value))
-                result.failed.append(_failed(spec, text))
-            if result.failed and result.failed[-1].run_id == spec.run_id:
-                _record_if_unrecorded(root, study.name, spec, result.failed[-1].error)
+                result.failed.append(_failed(spec, error))
+                _record_if_unrecorded(root, study.name, spec, error)
             bar.set_postfix(ok=len(result.done), failed=len(result.failed), refresh=False)
             bar.update(1)
     finally:

@@ -77,3 +77,22 @@ def test_dask_still_fails_only_the_run_whose_worker_died(tmp_path):
     assert "KilledWorker" in result.failed[0].last_line
     runs = read_study_tables(tmp_path)["runs"]
     assert runs.filter(pl.col("status") == "error")["run_id"].to_list() == dying
+
+
+def test_the_pool_returns_results_exceptions_and_deaths_and_stays_usable():
+    from pool_tasks import double_or_fail
+
+    from dmarl_des.study.pool import RemoteTraceback, WorkerDied, WorkerPool
+
+    pool = WorkerPool(2)
+    try:
+        got = dict(pool.run_each(double_or_fail, [0, 1, 2, 3, 4]))
+        assert (got[0], got[3], got[4]) == (0, 6, 8)
+        assert isinstance(got[1], ValueError) and str(got[1]) == "bad task 1"
+        assert isinstance(got[1].__cause__, RemoteTraceback)
+        assert "in double_or_fail" in str(got[1].__cause__)
+        assert isinstance(got[2], WorkerDied) and "exited with code 3" in str(got[2])
+        # the pool replaced its dead worker and goes on
+        assert dict(pool.run_each(double_or_fail, [5, 6])) == {5: 10, 6: 12}
+    finally:
+        pool.close()
