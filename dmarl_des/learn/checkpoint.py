@@ -4,9 +4,9 @@ The card says what the weights are for: the learner config, its dimensions (``sp
 mode, and whatever the caller adds (world, scenario overrides, seed, final metrics, versions).
 
 Loading checks in this order, each failure a one-line ConfigError: the card (JSON object, spec
-keys, learner config), the world's dimensions when given (before any weight is read), the size of
-the network the card describes against ``weights.pt`` (before the network is built), then the
-weights themselves (present, complete, plain tensors only, all finite, of the card's structure).
+keys, learner config), the world's dimensions when given (before any weight is read), the weights
+file (present, complete, plain tensors only, all finite), the size of the networks the card
+describes against the saved tensors (before any network is built), then the weights' structure.
 """
 
 from __future__ import annotations
@@ -201,25 +201,21 @@ def network_size(config: LearnerConfig, spec: dict[str, Any]) -> dict[str, int]:
     return out
 
 
-def check_network_size(config: LearnerConfig, spec: dict[str, Any], weights: Path) -> None:
-    """ConfigError when the card describes a network larger than ``weights.pt`` can hold.
+def check_network_size(config: LearnerConfig, spec: dict[str, Any], state: dict[str, Any]) -> None:
+    """ConfigError when the card describes networks larger than the saved weights ``state``.
 
-    The weights file stores at least every parameter of the card's networks as float32, so a card
-    whose networks need more bytes than the file has (an absurd ``hidden``, say) is refused before
-    the networks are built (which could otherwise try to allocate petabytes).
+    The weights hold at least every parameter of the card's networks, so a card whose networks need
+    more elements than the saved tensors have (an absurd ``hidden``, say) is refused before the
+    networks are built (which could otherwise try to allocate petabytes).
     """
-    if not weights.is_file():
-        raise ConfigError(str(weights), "missing", "the weights file written beside card.json")
-    size = weights.stat().st_size
+    saved = sum(t.numel() for _, t in _tensors(state))
     for field, count in network_size(config, spec).items():
-        need = 4 * count
-        if need > size:
-            value = getattr(config, field)
+        if count > saved:
             raise ConfigError(
                 f"card.learner.{field}",
-                value,
-                f"a size whose networks fit {WEIGHTS_FILE} ({size} bytes); the card's need at "
-                f"least {need:.3g} bytes of parameters",
+                getattr(config, field),
+                f"a size whose networks fit the saved weights ({saved} numbers in "
+                f"{WEIGHTS_FILE}; the card's networks need at least {count:.3g})",
             )
 
 
@@ -299,11 +295,11 @@ def load_checkpoint(
     values["device"] = device
     config = learner_config(name, values)
     weights = Path(directory) / WEIGHTS_FILE
-    check_network_size(config, spec, weights)
     payload = read_weights(weights, device)
     if payload.get("algorithm") != name:
         raise ConfigError("weights.algorithm", payload.get("algorithm"), repr(name))
     check_finite(payload["state"], weights)
+    check_network_size(config, spec, payload["state"])
     learner = make_learner(
         config,
         obs_dim=spec["obs_dim"],
