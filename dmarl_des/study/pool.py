@@ -49,16 +49,17 @@ def exit_cause(exitcode: int | None) -> str:
     except ValueError:
         name = f"signal {number}"
     reasons = {
-        signal.SIGKILL: " (e.g. the out-of-memory killer)",
-        signal.SIGSEGV: " (a crash in native code)",
+        "SIGKILL": " (e.g. the out-of-memory killer)",
+        "SIGSEGV": " (a crash in native code)",
     }
-    return f"was killed by signal {name} ({number}){reasons.get(number, '')}"
+    return f"was killed by signal {name} ({number}){reasons.get(name, '')}"
 
 
 def _serve(conn: Connection, initializer: Callable[[], None] | None) -> None:
     """A worker's loop: receive ``(fn, args)``, send back ``("ok", value)`` or ``("error", ...)``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if initializer is not None:
         initializer()
     while True:
@@ -103,11 +104,14 @@ class WorkerPool:
         )
         # the child starts with SIGINT blocked (inherited), so Ctrl-C during its start-up cannot
         # print a traceback; _serve ignores SIGINT before unblocking it
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
+        if not hasattr(signal, "pthread_sigmask"):  # not on Windows
             process.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        else:
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                process.start()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         child.close()
         return _Worker(process, parent)
 
