@@ -208,9 +208,9 @@ def _dtype_name(value: np.ndarray | torch.Tensor) -> str:
 
 
 def _entries_reason(value: np.ndarray | torch.Tensor, bound: float) -> str:
-    """"not_finite" if an entry is NaN or infinite, "out_of_bound" if one exceeds ``bound`` in
-    magnitude (integers and floats, compared in float64; booleans are never out of bound), else
-    "ok"."""
+    """The entries' verdict: "not_finite" if one is NaN or infinite, "out_of_bound" if one exceeds
+    ``bound`` in magnitude (integers and floats, compared in float64; booleans are never out of
+    bound), else "ok"."""
     if isinstance(value, torch.Tensor):
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
             return "not_finite"

@@ -51,13 +51,14 @@ from dmarl_des.world import World
 ROUND_LOG_PRIORITY = FLUSH_PRIORITY + 1
 """The round log runs after the updates and the decisions (hence the broadcasts) of its instant."""
 
-VALUE_BOUND = 1e100
-"""Receivers reject a ``value`` whose entries exceed this in magnitude (``out_of_bound``).
+VALUE_BOUND = 1e38
+"""Receivers reject a ``value`` with an entry beyond ``±VALUE_BOUND`` (reason ``out_of_bound``).
 
-Honest values stay within the range of what they combine, hence within ``±VALUE_BOUND`` whatever
-a Byzantine agent sends; the bound keeps every sum and squared distance the world and the rules
-compute finite in float64 (``N · dim · (2 · VALUE_BOUND)^2 ≪ 1.8e308`` for any N the machine can
-hold), so that no lie, however large, turns an honest value or statistic into inf or NaN.
+Every update combines values within the bound into a value within it (a convex combination; the
+world clamps what rounding pushes past it), so honest values stay within ``±VALUE_BOUND``
+whatever a Byzantine agent sends. The bound is the largest power of ten whose float32
+observation is finite, and far below where any sum or squared distance that the world or the
+robust rules compute in float64 could overflow.
 """
 
 DEFAULT_RING_K = 2
