@@ -15,7 +15,12 @@ Update rules (``world.aggregator``):
   ``W_ij = 1 / (1 + max(deg_i, deg_j))`` (``metropolis``). A neighbour whose value did not arrive
   contributes nothing, which is the same as using ``x_i`` in its place.
 * a robust rule of ``dmarl_des.robust`` (mean, median, trimmed_mean, wmsr, krum, clipped_gossip):
-  ``x_i ← rule(own value, values that arrived)``.
+  ``x_i ← rule(own value, values that arrived)``. An agent with fewer candidates than the rule
+  needs in a round falls back (krum: keeps its value; trimmed_mean: the median), counted in the
+  table's ``n_degraded``.
+
+Every update is a convex combination of values within ``±VALUE_BOUND``, which receivers enforce,
+so values stay finite whatever Byzantine agents send.
 
 Timing within an instant ``t = kP`` (every agent starts at 0, so rounds are synchronous). Gossip
 has a duration known when it starts, so the agents are kept in arrays (``timed`` world): the
