@@ -19,6 +19,7 @@ __all__ = [
     "REJECT_REASONS",
     "Message",
     "MessageKind",
+    "Unreadable",
     "check_payload",
     "payload_nbytes",
     "snapshot",
