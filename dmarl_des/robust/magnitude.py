@@ -63,20 +63,27 @@ def combine_in_range(
     """``combine(block)``, with the agents whose candidates are too large (:func:`shrunk`)
     combined on their scaled candidates, clamped coordinate by coordinate to the range of those
     candidates (where the exact result of a convex rule lies; this removes rounding beyond it)
-    and scaled back. Every other agent gets exactly ``combine(block)``.
+    and scaled back. The other agents are combined as they are (in a block of their own, so that
+    no overflowing computation enters the gradient).
     """
-    new = combine(block)
     small = shrunk(block)
     if small is None:
-        return new
+        return combine(block)
     rows, scaled, unscale = small
     mask = scaled.present.unsqueeze(2)
     low = scaled.values.masked_fill(~mask, torch.inf).amin(dim=1)
     high = scaled.values.masked_fill(~mask, -torch.inf).amax(dim=1)
     got = torch.minimum(torch.maximum(combine(scaled), low), high)
-    new = new.clone()
-    new[rows] = got * unscale.view(-1, 1)
-    return new
+    out = block.values.new_empty((block.values.shape[0], block.values.shape[2]))
+    out[rows] = got * unscale.view(-1, 1)
+    rest = torch.ones(out.shape[0], dtype=torch.bool, device=out.device)
+    rest[rows] = False
+    if bool(rest.any()):
+        keep = torch.nonzero(rest).squeeze(1)
+        out[keep] = combine(
+            NeighbourBlock(block.agents[keep], block.values[keep], block.present[keep])
+        )
+    return out
 
 
 def average_where_overflowed(

@@ -180,3 +180,15 @@ def test_krum_keeps_the_own_value_of_agents_with_too_few_candidates(to_csr):
 def test_krum_too_few_is_checked():
     with pytest.raises(ConfigError, match=r"krum.too_few"):
         make_aggregator("krum", f=1, too_few="median")
+
+
+@pytest.mark.parametrize(("rule", "params"), CASES)
+def test_gradients_through_rescued_rounds_are_finite(rule, params, to_csr):
+    indptr, indices = to_csr(nx.complete_graph(6))
+    torch.manual_seed(0)
+    x = (torch.randn(6, 2, dtype=torch.float64) * 1e307).requires_grad_()
+    out = aggregate(rule, x, indptr, indices, **params)
+    out.sum().backward()
+    assert bool(torch.isfinite(out).all()) and bool(torch.isfinite(x.grad).all())
+    # every rule is shift-equivariant (adding e to every value adds e to every output): Σ grad = 12
+    assert float(x.grad.sum()) == pytest.approx(12.0)
