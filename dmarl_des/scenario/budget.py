@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import os
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,18 +50,24 @@ _CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.lim
 
 
 # ---------------------------------------------------------------------------------------- events
+@cache
+def _field_bounds(model_type: type[BaseModel]) -> tuple[tuple[str, StepBound | None], ...]:
+    """Each field of a model class with its ``Period``/``Rate`` mark (None when unmarked)."""
+    return tuple(
+        (name, next((m for m in info.metadata if isinstance(m, StepBound)), None))
+        for name, info in model_type.model_fields.items()
+    )
+
+
 def _step_fields(model: BaseModel, prefix: str) -> list[tuple[str, float, StepBound]]:
     """Every ``Period``/``Rate`` field of ``model`` and its sections, as (dotted key, value, bound)."""
     found = []
-    for name, info in type(model).model_fields.items():
+    for name, bound in _field_bounds(type(model)):
         value = getattr(model, name)
-        key = f"{prefix}{name}"
         if isinstance(value, BaseModel):
-            found += _step_fields(value, key + ".")
-            continue
-        bound = next((m for m in info.metadata if isinstance(m, StepBound)), None)
-        if bound is not None and isinstance(value, int | float):
-            found.append((key, float(value), bound))
+            found += _step_fields(value, f"{prefix}{name}.")
+        elif bound is not None and isinstance(value, int | float):
+            found.append((f"{prefix}{name}", float(value), bound))
     return found
 
 
