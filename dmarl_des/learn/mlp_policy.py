@@ -104,7 +104,7 @@ def _dense_layers(net: AgentNet, n_sets: int, device: torch.device) -> Dense | N
     the plain forward pass of ``_dense_forward``; None for any other net."""
     if n_sets != 1 or device.type != "cpu" or net.state_size:
         return None
-    return [(bias[0], weight[0]) for weight, bias in net.layers()]
+    return [(bias[0], weight[0]) for weight, bias in net.linears()]
 
 
 def _stacked_layers(net: AgentNet) -> list[Layer] | None:
@@ -113,7 +113,7 @@ def _stacked_layers(net: AgentNet) -> list[Layer] | None:
     faster on contiguous weights than on the strided views of the parameter matrix."""
     if net.n_sets == 1:
         return None
-    return [(weight.contiguous(), bias.contiguous()) for weight, bias in net.layers()]
+    return [(weight.contiguous(), bias.contiguous()) for weight, bias in net.linears()]
 
 
 def _dense_forward(layers: Dense, x: torch.Tensor) -> torch.Tensor:

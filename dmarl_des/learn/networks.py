@@ -149,6 +149,24 @@ class LinearMap:
     out_dim: int
 
 
+@dataclass(frozen=True, slots=True)
+class LinearView:
+    """One stacked linear map of a net: ``weight`` [P, in, out] and ``bias`` [P, out], views of
+    the net's parameter matrix."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor
+
+
+@dataclass(frozen=True, slots=True)
+class GRUView:
+    """A net's GRU cell: its input and recurrent maps (views) and its state size."""
+
+    input: LinearView
+    recurrent: LinearView
+    size: int
+
+
 class AgentNet(nn.Module):
     """obs -> ReLU MLP -> (optional GRU cell) -> linear head, stacked over parameter sets.
 
@@ -192,7 +210,7 @@ class AgentNet(nn.Module):
         """F: the number of parameters of one set (the length of a row of ``flat``)."""
         return int(self.flat.shape[1])
 
-    def layers(self, theta: torch.Tensor | None = None) -> list[Layer]:
+    def linears(self, theta: torch.Tensor | None = None) -> list[Layer]:
         """(weight [S, in, out], bias [S, out]) of every linear map, in order, as views of the
         parameter rows ``theta`` [S, F] (default: ``flat``)."""
         parts = (self.flat if theta is None else theta).split(self._split, dim=1)
@@ -201,12 +219,23 @@ class AgentNet(nn.Module):
             for k, m in enumerate(self.maps)
         ]
 
-    def layer(self, name: str) -> Layer:
-        """The (weight, bias) views of ``flat`` of the linear map ``name`` (e.g. ``head``)."""
-        names = [m.name for m in self.maps]
-        if name not in names:
-            raise KeyError(f"no linear map {name!r}; the net has {', '.join(names)}")
-        return self.layers()[names.index(name)]
+    @property
+    def layers(self) -> list[LinearView]:
+        """The hidden layers (views of ``flat``: writing into them writes the parameters)."""
+        return [LinearView(*layer) for layer in self.linears()[: self.n_hidden]]
+
+    @property
+    def gru(self) -> GRUView | None:
+        """The GRU cell's input and recurrent maps (views of ``flat``), None if feed-forward."""
+        if not self.state_size:
+            return None
+        gates_in, gates_h = self.linears()[-3:-1]
+        return GRUView(LinearView(*gates_in), LinearView(*gates_h), self.state_size)
+
+    @property
+    def head(self) -> LinearView:
+        """The output layer (views of ``flat``: writing into them writes the parameters)."""
+        return LinearView(*self.linears()[-1])
 
     def forward(
         self,
@@ -217,10 +246,10 @@ class AgentNet(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Outputs [B, out] and the next recurrent state [B, H] (None for a feed-forward net).
 
-        ``layers``, if given, replace the views of ``flat`` (e.g. ``self.layers(theta)`` of
+        ``layers``, if given, replace the views of ``flat`` (e.g. ``self.linears(theta)`` of
         gathered rows ``theta`` [S, F]; ``plan`` then maps rows to those S sets).
         """
-        layers = self.layers() if layers is None else layers
+        layers = self.linears() if layers is None else layers
         n_sets = int(layers[0][0].shape[0])
         bucket = plan is not None and plan.rank is not None
         if self.state_size and h is None:
@@ -250,7 +279,7 @@ class AgentNet(nn.Module):
     # state dicts keep one entry per weight and bias (the layout every checkpoint has)
     def _save_to_state_dict(self, destination, prefix, keep_vars) -> None:
         flat = self.flat if keep_vars else self.flat.detach()
-        for m, (weight, bias) in zip(self.maps, self.layers(flat), strict=True):
+        for m, (weight, bias) in zip(self.maps, self.linears(flat), strict=True):
             destination[f"{prefix}{m.name}.weight"] = weight
             destination[f"{prefix}{m.name}.bias"] = bias
 
@@ -258,7 +287,7 @@ class AgentNet(nn.Module):
         self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
     ) -> None:
         own = {}
-        for m, (weight, bias) in zip(self.maps, self.layers(self.flat.detach()), strict=True):
+        for m, (weight, bias) in zip(self.maps, self.linears(self.flat.detach()), strict=True):
             own[f"{prefix}{m.name}.weight"] = weight
             own[f"{prefix}{m.name}.bias"] = bias
         for key, view in own.items():
@@ -301,7 +330,7 @@ class GatheredSets:
         self, x: torch.Tensor, h: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The net's forward pass on rows ``x`` of the selection's batch, with these parameters."""
-        return self.net.forward(x, self.selection.plan, h, self.net.layers(self.theta))
+        return self.net.forward(x, self.selection.plan, h, self.net.linears(self.theta))
 
     def of(self, net: AgentNet) -> GatheredSets:
         """The same sets of another net of the same shape (a target net), without gradient."""

@@ -201,7 +201,7 @@ def test_per_group_shares_within_groups_only():
     torch.testing.assert_close(q[0], q[2])
     torch.testing.assert_close(q[1], q[3])
     assert not torch.allclose(q[0], q[1])
-    assert learner.agents.online.flat.shape[0] == 2
+    assert learner.agents.online.head.weight.shape[0] == 2
 
 
 def test_agent_id_feature_distinguishes_agents_under_shared_parameters():
@@ -213,7 +213,7 @@ def test_agent_id_feature_distinguishes_agents_under_shared_parameters():
         gamma=GAMMA,
         seed=0,
     )
-    assert learner.agents.online.layer("layers.0")[0].shape == (1, OBS_DIM + N_AGENTS, 16)
+    assert learner.agents.online.layers[0].weight.shape == (1, OBS_DIM + N_AGENTS, 16)
     q, _ = learner.agents.q_values(
         learner.agents.online, torch.ones(2, OBS_DIM), torch.tensor([0, 1]), None
     )
@@ -252,3 +252,34 @@ def test_mlp_policy_shared_dense_path_acts_like_the_stacked_net_of_any_mode():
     np.testing.assert_array_equal(greedy, logits.argmax(dim=1).numpy())
     np.testing.assert_array_equal(per_agent.act(obs, idx, mask, explore=False), greedy)
     np.testing.assert_array_equal(per_agent.act(obs, idx, mask), shared.act(obs, idx, mask))
+
+
+def test_layer_views_read_and_write_the_parameter_matrix():
+    net = AgentNet(3, 2, (4,), recurrent=True, n_sets=5, generator=torch.Generator())
+    assert net.flat.shape == (5, net.n_params)
+    assert net.n_params == (3 * 4 + 4) + 2 * (4 * 12 + 12) + (4 * 2 + 2)
+    assert net.layers[0].weight.shape == (5, 3, 4) and net.gru.size == 4
+    assert net.gru.recurrent.weight.shape == (5, 4, 12)
+    with torch.no_grad():
+        net.head.bias[:, 1] = 7.0
+        net.layers[0].weight[2].zero_()
+    assert (net.flat[:, -1] == 7.0).all() and (net.flat[:, -2] == 0.0).all()
+    assert (net.flat[2, :12] == 0.0).all() and (net.flat[1, :12] != 0.0).any()
+    state = net.state_dict()
+    assert list(state) == [
+        "layers.0.weight",
+        "layers.0.bias",
+        "gru.input.weight",
+        "gru.input.bias",
+        "gru.recurrent.weight",
+        "gru.recurrent.bias",
+        "head.weight",
+        "head.bias",
+    ]
+    other = AgentNet(3, 2, (4,), recurrent=True, n_sets=5, generator=torch.Generator())
+    other.load_state_dict(state)
+    assert torch.equal(other.flat, net.flat)
+    with pytest.raises(RuntimeError, match="head.bias"):
+        other.load_state_dict({**state, "head.bias": torch.zeros(5, 3)})
+    with pytest.raises(RuntimeError, match="Unexpected"):
+        other.load_state_dict({**state, "head.scale": torch.zeros(1)})

@@ -179,7 +179,7 @@ def test_the_gradient_of_a_later_decision_reaches_an_earlier_observation():
         targets = learner._sequence_targets if trace_len else learner._step_targets
         q_taken, _, online = targets()
         q_taken[1].backward()
-        first_weight, _ = learner.agents.online.layers(online.theta.grad)[0]  # [sets, in, out]
+        first_weight, _ = learner.agents.online.linears(online.theta.grad)[0]  # [sets, in, out]
         grads[trace_len] = first_weight[0, 0].abs().sum().item()
     assert grads[2] > 1e-6
     assert grads[0] == 0.0
