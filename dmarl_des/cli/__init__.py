@@ -44,6 +44,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"dmarl: configuration error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:
+        kept = exc.kept() if hasattr(exc, "kept") else getattr(args, "on_interrupt", "")
+        print(f"dmarl: interrupted{'; ' + kept if kept else ''}", file=sys.stderr)
+        return INTERRUPTED
+
+
+INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT), with one line on stderr saying what was kept."""
 
 
 if __name__ == "__main__":

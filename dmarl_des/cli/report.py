@@ -41,8 +41,13 @@ def add_parser(sub: Any) -> None:
 
 
 def print_report(report: Any) -> None:
-    """The degradation table and where the files are."""
-    print(f"\n{report.n_ok} runs ok, {report.n_failed} failed")
+    """The degradation table and where the files are; damaged runs left out (on stderr)."""
+    import sys
+
+    for line in report.skipped:
+        print(f"dmarl: skipped a damaged run: {line}", file=sys.stderr)
+    skipped = f", {len(report.skipped)} skipped (damaged)" if report.skipped else ""
+    print(f"\n{report.n_ok} runs ok, {report.n_failed} failed{skipped}")
     if report.summary.height:
         print(report.table())
     else:

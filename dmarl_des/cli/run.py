@@ -19,7 +19,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--policy", help="random | scripted | learner | path to a checkpoint folder")
     p.add_argument("--out", help=f"output folder (default {DEFAULT_OUT}/runs/<scenario name>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run_command)
+    p.set_defaults(
+        func=run_command,
+        on_interrupt="no table written (a run writes its tables when it ends)",
+    )
 
 
 def print_summary(frames: dict[str, Any], out: Path | None) -> None:
@@ -52,10 +55,15 @@ def print_summary(frames: dict[str, Any], out: Path | None) -> None:
 def run_command(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from dmarl_des.log import check_file_name, check_output_folder
     from dmarl_des.study import run_scenario
 
+    if args.out:
+        check_output_folder(args.out, "--out")
     scenario, overrides = scenario_from_args(args)
-    out = Path(args.out) if args.out else DEFAULT_OUT / "runs" / scenario.name
+    default = DEFAULT_OUT / "runs" / check_file_name("name", scenario.name)
+    out = Path(args.out) if args.out else default
+    check_output_folder(out, "--out")
     total = scenario.episodes + scenario.eval_episodes
     with tqdm(total=total, desc=scenario.name, unit="ep", disable=args.quiet) as bar:
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from dmarl_des.cli.common import DEFAULT_OUT
 from dmarl_des.errors import ConfigError
+from dmarl_des.study.executors import CONNECT_TIMEOUT
 
 
 def add_parser(sub: Any) -> None:
@@ -51,10 +52,17 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--address", help="Dask scheduler address, e.g. tcp://host:8786 (with --executor dask)"
     )
+    p.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=CONNECT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"give up on a scheduler at --address that does not answer (default {CONNECT_TIMEOUT:g})",
+    )
     p.add_argument("--out", help=f"output folder (default {DEFAULT_OUT}/studies/<study name>)")
     p.add_argument("--no-report", action="store_true", help="do not write the degradation report")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=study_command)
+    p.set_defaults(func=study_command, on_interrupt="no run was started")
 
 
 def parse_seeds(text: str | None) -> int | list[int] | None:
@@ -87,9 +95,12 @@ def parse_grids(texts: list[str] | None) -> dict[str, tuple[Any, ...]] | None:
 def study_command(args: argparse.Namespace) -> int:
     import polars as pl
 
+    from dmarl_des.log import check_output_folder
     from dmarl_des.scenario import parse_assignment
     from dmarl_des.study import load_study, run_study
 
+    if args.out:
+        check_output_folder(args.out, "--out")
     base: dict[str, Any] = dict(parse_assignment(t) for t in (args.set or []))
     if args.policy is not None:
         base["policy"] = args.policy
@@ -101,6 +112,7 @@ def study_command(args: argparse.Namespace) -> int:
         name=args.name,
     )
     out = Path(args.out) if args.out else DEFAULT_OUT / "studies" / study.name
+    check_output_folder(out, "--out")
     specs = study.runs()
     grid = " × ".join(f"{k} {list(v)}" for k, v in study.grid.items()) or "no grid"
     print(f"study {study.name}: {len(specs)} runs = {grid} × {len(study.seeds)} seeds -> {out}")
@@ -111,9 +123,12 @@ def study_command(args: argparse.Namespace) -> int:
         workers=args.workers,
         address=args.address,
         progress=not args.quiet,
+        connect_timeout=args.connect_timeout,
     )
     with pl.Config(tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
         print(result.summary())
+    if result.damaged:
+        print(result.damage_report(), file=sys.stderr)
     if result.failed:
         print(result.failure_report(), file=sys.stderr)
     if not args.no_report:

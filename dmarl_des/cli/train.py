@@ -28,8 +28,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--models", default=str(DEFAULT_MODELS), help="folder of checkpoints")
     p.add_argument("--eval-episodes", type=int, help="greedy episodes after training")
     p.add_argument("--out", help=f"tables folder (default {DEFAULT_OUT}/train/<name>)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing checkpoint of the same name (refused otherwise)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=train_command)
+    p.set_defaults(func=train_command, on_interrupt="no checkpoint saved, no table written")
 
 
 def checkpoint_card(result: Any, scenario: Any, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +64,8 @@ def checkpoint_card(result: Any, scenario: Any, overrides: dict[str, Any]) -> di
 def train_command(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from dmarl_des.learn.checkpoint import save_checkpoint
+    from dmarl_des.learn.checkpoint import CARD_FILE, WEIGHTS_FILE, save_checkpoint
+    from dmarl_des.log import check_file_name, check_output_folder
     from dmarl_des.study import run_scenario
 
     extra: dict[str, Any] = {"policy": "learner"}
@@ -68,8 +74,16 @@ def train_command(args: argparse.Namespace) -> int:
     scenario, overrides = scenario_from_args(args, extra)
     if scenario.learner is None:
         raise ConfigError("--learner", None, "a learner name (the scenario configures none)")
-    name = args.name or f"{scenario.name}-{scenario.learner.name}"
-    out = Path(args.out) if args.out else DEFAULT_OUT / "train" / name
+    name = check_file_name("--name", args.name or f"{scenario.name}-{scenario.learner.name}")
+    folder = check_output_folder(Path(args.models) / name, "--models")
+    if not args.overwrite and any((folder / f).exists() for f in (CARD_FILE, WEIGHTS_FILE)):
+        raise ConfigError(
+            "--name",
+            name,
+            f"a new checkpoint name ({folder} holds one; --overwrite replaces it, and studies "
+            "then redo the runs that used it)",
+        )
+    out = check_output_folder(Path(args.out) if args.out else DEFAULT_OUT / "train" / name, "--out")
     total = scenario.episodes + scenario.eval_episodes
     with tqdm(total=total, desc=f"train {name}", unit="ep", disable=args.quiet) as bar:
 
@@ -87,7 +101,7 @@ def train_command(args: argparse.Namespace) -> int:
         )
     assert result.world is not None and result.world.policy is not None
     folder = save_checkpoint(
-        Path(args.models) / name, result.world.policy, checkpoint_card(result, scenario, overrides)
+        folder, result.world.policy, checkpoint_card(result, scenario, overrides)
     )
     print_summary(result.frames, out)
     print(f"checkpoint saved to {folder}")

@@ -2,15 +2,25 @@
 
 The card says what the weights are for: the learner config, its dimensions (``spec``), the parameter
 mode, and whatever the caller adds (world, scenario overrides, seed, final metrics, versions).
+
+Loading checks in this order, each failure a one-line ConfigError: the card (JSON object, spec
+keys, learner config), the world's dimensions when given (before any weight is read), the weights
+file (present, complete, plain tensors only, all finite), the size of the networks the card
+describes against the saved tensors (before any network is built), then the weights' structure.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
+import pickle
 import platform
 import tempfile
+from collections.abc import Iterator
 from importlib import metadata
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +28,8 @@ import numpy as np
 import torch
 
 from dmarl_des.errors import ConfigError
-from dmarl_des.learn.config import resolve_device
+from dmarl_des.learn.config import LearnerConfig, resolve_device
+from dmarl_des.learn.networks import hidden_sizes
 from dmarl_des.learn.registry import LEARNERS, learner_config, make_learner
 
 WEIGHTS_FILE = "weights.pt"
@@ -91,11 +102,51 @@ def save_checkpoint(directory: str | os.PathLike, learner: Any, card: dict[str, 
 
 
 def read_card(directory: str | os.PathLike) -> dict[str, Any]:
-    """The card of a checkpoint directory."""
+    """The card of a checkpoint directory (a JSON object)."""
     path = Path(directory) / CARD_FILE
     if not path.is_file():
         raise ConfigError("checkpoint", str(directory), f"a directory holding {CARD_FILE}")
-    return json.loads(path.read_text())
+    try:
+        card = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), "bytes that are not UTF-8", "a JSON object") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            str(path), f"line {exc.lineno} column {exc.colno}: {exc.msg}", "a JSON object"
+        ) from None
+    if not isinstance(card, dict):
+        raise ConfigError(str(path), type(card).__name__, "a JSON object")
+    return card
+
+
+SPEC_KEYS = ("obs_dim", "n_actions", "n_agents", "gamma", "seed")
+"""Keys every card's ``spec`` holds (``state_dim`` and ``groups`` are optional)."""
+
+
+def card_spec(card: dict[str, Any]) -> dict[str, Any]:
+    """The card's ``spec`` with every required key present and of the right type."""
+    spec = card.get("spec")
+    if not isinstance(spec, dict):
+        raise ConfigError("card.spec", spec, "a dict with " + ", ".join(SPEC_KEYS))
+    for key in SPEC_KEYS:
+        if key not in spec:
+            raise ConfigError(
+                f"card.spec.{key}", None, f"present (a spec holds {', '.join(SPEC_KEYS)})"
+            )
+    for key in ("obs_dim", "n_actions", "n_agents", "seed", "state_dim"):
+        value = spec.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"card.spec.{key}", value, "an integer")
+    gamma = spec["gamma"]
+    if isinstance(gamma, bool) or not isinstance(gamma, int | float) or not 0.0 <= gamma <= 1.0:
+        raise ConfigError("card.spec.gamma", gamma, "a discount in [0, 1]")
+    groups = spec.get("groups")
+    if groups is not None and (
+        not isinstance(groups, list)
+        or not all(isinstance(g, int) and not isinstance(g, bool) for g in groups)
+    ):
+        raise ConfigError("card.spec.groups", groups, "null or a list of integer group ids")
+    return spec
 
 
 def check_card(card: dict[str, Any], obs_dim: int, n_actions: int, n_agents: int) -> None:
@@ -108,17 +159,147 @@ def check_card(card: dict[str, Any], obs_dim: int, n_actions: int, n_agents: int
             raise ConfigError(f"card.spec.{field}", spec.get(field), f"{int(wanted)} (this world)")
 
 
-def load_checkpoint(directory: str | os.PathLike, *, device: str = "cpu") -> tuple[Any, dict]:
-    """(learner rebuilt from the card's config and spec, with the saved weights; card)."""
+def checkpoint_digest(directory: str | os.PathLike) -> str:
+    """SHA-256 (hex) of the checkpoint's content: ``card.json`` and ``weights.pt`` bytes.
+
+    Run ids include it, so results are tied to the weights they were computed with, not to the
+    path they were read from.
+    """
+    h = hashlib.sha256()
+    for name in (CARD_FILE, WEIGHTS_FILE):
+        path = Path(directory) / name
+        if not path.is_file():
+            raise ConfigError("checkpoint", str(directory), f"a directory holding {name}")
+        h.update(f"{name}\0{path.stat().st_size}\0".encode())
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _linear(n_in: int, n_out: int) -> int:
+    return n_in * n_out + n_out
+
+
+def network_size(config: LearnerConfig, spec: dict[str, Any]) -> dict[str, int]:
+    """Parameters (float count) the card's networks hold at least, by the card field sizing them.
+
+    The agent network (input at least ``obs_dim``, output at least ``n_actions``, one copy per
+    parameter set) counts under ``hidden``; QMIX's hypernetwork under ``mixer_embed``. Computed
+    with Python integers from the card alone, before anything is allocated.
+    """
+    n_sets = spec["n_agents"] if config.params == "per_agent" else 1
+    sizes = [spec["obs_dim"], *hidden_sizes(config.network, config.hidden)]
+    count = sum(_linear(a, b) for a, b in pairwise(sizes))
+    if config.network == "gru":
+        count += 2 * _linear(sizes[-1], 3 * sizes[-1])
+    count += _linear(sizes[-1], spec["n_actions"])
+    out = {"hidden": n_sets * count}
+    embed, hyper = getattr(config, "mixer_embed", None), getattr(config, "hypernet_hidden", None)
+    if embed is not None and hyper is not None:
+        out["mixer_embed"] = hyper * spec["n_agents"] * embed
+    return out
+
+
+def check_network_size(config: LearnerConfig, spec: dict[str, Any], state: dict[str, Any]) -> None:
+    """ConfigError when the card describes networks larger than the saved weights ``state``.
+
+    The weights hold at least every parameter of the card's networks, so a card whose networks need
+    more elements than the saved tensors have (an absurd ``hidden``, say) is refused before the
+    networks are built (which could otherwise try to allocate petabytes).
+    """
+    saved = sum(t.numel() for _, t in _tensors(state))
+    for field, count in network_size(config, spec).items():
+        if count > saved:
+            raise ConfigError(
+                f"card.learner.{field}",
+                getattr(config, field),
+                f"a size whose networks fit the saved weights ({saved} numbers in "
+                f"{WEIGHTS_FILE}; the card's networks need at least {count:.3g})",
+            )
+
+
+def _summary(exc: BaseException, lines: int = 1) -> str:
+    """``Type: message`` on one line: the first ``lines`` non-empty lines, at most 200 characters."""
+    parts = [t.strip() for t in str(exc).splitlines() if t.strip()][:lines]
+    text = f"{type(exc).__name__}: {' '.join(parts)}" if parts else type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def read_weights(path: Path, device: str) -> dict[str, Any]:
+    """The payload of ``weights.pt``, loaded with ``weights_only=True`` (plain tensors only)."""
+    if not path.is_file():
+        raise ConfigError(str(path), "missing", "the weights file written beside card.json")
+    if path.stat().st_size == 0:
+        raise ConfigError(str(path), "an empty file", "a complete weights file")
+    try:
+        payload = torch.load(path, map_location=torch.device(device), weights_only=True)
+    except pickle.UnpicklingError:
+        raise ConfigError(
+            str(path),
+            "objects other than tensors (e.g. code to run)",
+            "plain tensors, numbers and strings only; the file was refused without running it",
+        ) from None
+    except Exception as exc:  # truncated zip, bad header, ...
+        raise ConfigError(
+            str(path), _summary(exc), "a complete weights file written by save_checkpoint"
+        ) from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("state"), dict):
+        raise ConfigError(str(path), type(payload).__name__, "a dict with 'algorithm' and 'state'")
+    return payload
+
+
+def _tensors(node: Any, prefix: str = "") -> Iterator[tuple[str, torch.Tensor]]:
+    if isinstance(node, torch.Tensor):
+        yield prefix, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _tensors(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(node, list | tuple):
+        for i, value in enumerate(node):
+            yield from _tensors(value, f"{prefix}.{i}" if prefix else str(i))
+    elif isinstance(node, float) and not math.isfinite(node):
+        yield prefix, torch.tensor(node)
+
+
+def check_finite(state: dict[str, Any], path: Path) -> None:
+    """ConfigError naming the first tensor of ``state`` that holds NaN or an infinity."""
+    for name, tensor in _tensors(state):
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ConfigError(str(path), f"NaN or inf in {name}", "finite weights only")
+
+
+def load_checkpoint(
+    directory: str | os.PathLike,
+    *,
+    device: str = "cpu",
+    dims: tuple[int, int, int] | None = None,
+) -> tuple[Any, dict]:
+    """(learner rebuilt from the card's config and spec, with the saved weights; card).
+
+    ``dims`` = (obs_dim, n_actions, n_agents) of the world that will use it: checked against the
+    card before any weight is read. Every problem is a one-line ConfigError (see the module).
+    """
     card = read_card(directory)
-    values = dict(card.get("learner") or {})
+    values = card.get("learner")
+    if not isinstance(values, dict):
+        raise ConfigError("card.learner", values, "the learner's config (a dict with its name)")
+    values = dict(values)
     name = values.get("name")
     if name not in LEARNERS:
         raise ConfigError("card.learner.name", name, " | ".join(LEARNERS))
+    spec = card_spec(card)
+    if dims is not None:
+        check_card(card, *dims)
     resolve_device(device)
     values["device"] = device
     config = learner_config(name, values)
-    spec = card["spec"]
+    weights = Path(directory) / WEIGHTS_FILE
+    payload = read_weights(weights, device)
+    if payload.get("algorithm") != name:
+        raise ConfigError("weights.algorithm", payload.get("algorithm"), repr(name))
+    check_finite(payload["state"], weights)
+    check_network_size(config, spec, payload["state"])
     learner = make_learner(
         config,
         obs_dim=spec["obs_dim"],
@@ -130,10 +311,12 @@ def load_checkpoint(directory: str | os.PathLike, *, device: str = "cpu") -> tup
         seed=spec["seed"],
         device=device,
     )
-    payload = torch.load(
-        Path(directory) / WEIGHTS_FILE, map_location=torch.device(device), weights_only=True
-    )
-    if payload.get("algorithm") != name:
-        raise ConfigError("weights.algorithm", payload.get("algorithm"), repr(name))
-    learner.load_state_dict(payload["state"])
+    try:
+        learner.load_state_dict(payload["state"])
+    except (RuntimeError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise ConfigError(
+            str(weights),
+            _summary(exc, lines=2),
+            "the weights of the network card.json describes (same learner, sizes and layout)",
+        ) from None
     return learner, card

@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from dmarl_des.errors import ConfigError
+from dmarl_des.log.manifest import file_entry
 from dmarl_des.log.parquet import table_path, write_parquet_atomic
 from dmarl_des.log.schema import TABLES
 
@@ -84,14 +85,24 @@ class Recorder:
         return {name: self.frame(name) for name in self._schemas}
 
     def write(self, out: str | Path, partition: Mapping[str, Any] | None = None) -> dict[str, Path]:
-        """Write every non-empty table atomically; ``runs`` last, so its presence marks completion."""
+        """Write every non-empty table atomically; ``runs`` last, so its presence marks completion.
+
+        Before ``runs`` is written, its ``files`` column is set to the manifest of the other
+        files (path, bytes, rows, SHA-256), so a reader can verify that the run is intact.
+        """
         written: dict[str, Path] = {}
-        order = [t for t in self._schemas if t != "runs"] + (
-            ["runs"] if "runs" in self._schemas else []
-        )
-        for name in order:
-            if self.n_rows(name) == 0 and name != "runs":
+        entries: list[dict[str, Any]] = []
+        for name in (t for t in self._schemas if t != "runs"):
+            if self.n_rows(name) == 0:
                 continue
-            path = table_path(out, name, self.run_id, partition or {})
-            written[name] = write_parquet_atomic(self.frame(name), path)
+            frame = self.frame(name)
+            path = write_parquet_atomic(frame, table_path(out, name, self.run_id, partition or {}))
+            written[name] = path
+            entries.append(file_entry(out, path, name, frame.height))
+        if "runs" in self._schemas:
+            files = self._columns["runs"].get("files")
+            if files is not None:
+                files[:] = [entries] * len(files)
+            path = table_path(out, "runs", self.run_id, partition or {})
+            written["runs"] = write_parquet_atomic(self.frame("runs"), path)
         return written

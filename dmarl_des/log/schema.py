@@ -6,7 +6,10 @@ from types import MappingProxyType
 
 import polars as pl
 
-SCHEMA_VERSION = 1
+from dmarl_des.log.manifest import FILE_ENTRY
+
+SCHEMA_VERSION = 2
+"""2: ``runs.files`` (the run's file manifest) added; 1: the first tables."""
 
 _Q = {"latency_p50": pl.Float64, "latency_p90": pl.Float64, "latency_p99": pl.Float64}
 
@@ -26,6 +29,7 @@ RUNS = {
     "started_at": pl.Datetime("us", "UTC"),
     "versions": pl.Utf8,
     "schema_version": pl.Int64,
+    "files": pl.List(FILE_ENTRY),
 }
 
 EPISODES = {

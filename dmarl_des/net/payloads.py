@@ -69,7 +69,7 @@ def check_rows(kind: MessageKind | None, stack: np.ndarray, size: int | None) ->
     """Reason codes for every row of a numeric (non-object) stack, as ``check_payload`` gives them.
 
     ``size`` is the declared size of each message (None: the row's own bytes). Only finiteness
-    differs between rows; the other checks hold for the stack as a whole.
+    and the bound differ between rows; the other checks hold for the stack as a whole.
     """
     s = stack.shape[0]
     row_bytes = stack.dtype.itemsize * math.prod(stack.shape[1:])
@@ -83,12 +83,30 @@ def check_rows(kind: MessageKind | None, stack: np.ndarray, size: int | None) ->
     elif stack.dtype != kind.np_dtype:
         reason = "wrong_dtype"
     else:
-        codes = np.zeros(s, dtype=np.uint8)
-        if stack.dtype.kind == "f" and s and not np.isfinite(stack).all():
+        return _entry_codes(stack, kind.bound)
+    return np.full(s, _CODE[reason], dtype=np.uint8)
+
+
+def _entry_codes(stack: np.ndarray, bound: float) -> np.ndarray:
+    """Per row: "not_finite" if an entry is NaN or infinite, else "out_of_bound" if an integer
+    or float entry exceeds ``bound`` in magnitude, else "ok" (one pass when all rows are fine)."""
+    s = stack.shape[0]
+    codes = np.zeros(s, dtype=np.uint8)
+    if not s:
+        return codes
+    if bound == math.inf or stack.dtype.kind not in "iuf":
+        if stack.dtype.kind == "f" and not np.isfinite(stack).all():
             finite = np.isfinite(stack.reshape(s, -1)).all(axis=1)
             codes[~finite] = _CODE["not_finite"]
         return codes
-    return np.full(s, _CODE[reason], dtype=np.uint8)
+    wide = stack.astype(np.float64, copy=False).reshape(s, -1)
+    within = (wide <= bound) & (wide >= -bound)  # False for NaN
+    if within.all():
+        return codes
+    codes[~within.all(axis=1)] = _CODE["out_of_bound"]
+    if stack.dtype.kind == "f":
+        codes[~np.isfinite(wide).all(axis=1)] = _CODE["not_finite"]
+    return codes
 
 
 # -- preparing the payloads of a send call ------------------------------------------------------

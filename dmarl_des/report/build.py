@@ -19,14 +19,17 @@ from dmarl_des.report.degradation import (
 from dmarl_des.report.markdown import curve_markdown, summary_markdown
 from dmarl_des.report.plots import plot_curve, plot_file_name
 from dmarl_des.report.stats import LEVEL
-from dmarl_des.report.tables import load_run_metrics
+from dmarl_des.report.tables import read_study_metrics
 
 REPORT_FOLDER = "report"
 
 
 @dataclass
 class Report:
-    """A written report: its tables, where its files are, and the Markdown text."""
+    """A written report: its tables, where its files are, and the Markdown text.
+
+    ``skipped`` has one line per run left out because a file of it is damaged (naming the file).
+    """
 
     out: Path
     summary: pl.DataFrame
@@ -37,6 +40,7 @@ class Report:
     fraction: float
     markdown: str = ""
     files: list[Path] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def folder(self) -> Path:
@@ -60,12 +64,13 @@ def write_report(
         raise ConfigError("level", level, "a confidence level between 0 and 1, e.g. 0.95")
     root = Path(out)
     metrics = list(metrics or DEFAULT_METRICS)
-    runs, per_run, schema = load_run_metrics(root, metrics)
+    runs, per_run, schema, skipped = read_study_metrics(root, metrics)
     keys = list(schema)
     curves = degradation_curves(per_run, keys, metrics, others, level)
     summary = degradation_summary(curves, fraction)
     n_ok = runs.filter(pl.col("status") == "ok").height
     report = Report(root, summary, curves, per_run, n_ok, runs.height - n_ok, fraction)
+    report.skipped = skipped
     folder = report.folder
     folder.mkdir(parents=True, exist_ok=True)
     sections = []
@@ -108,6 +113,7 @@ def _document(
         "r(x) = 1 + (m(x) - m(x0)) / |m(x0)| (1 = no degradation); the breakdown point is the "
         f"lowest level where r(x) < {report.fraction:g}.",
         "",
+        *_skipped_lines(report.skipped),
         "## Summary",
         "",
         report.table()
@@ -116,3 +122,10 @@ def _document(
         "",
     ]
     return "\n".join(head + sections)
+
+
+def _skipped_lines(skipped: list[str]) -> list[str]:
+    if not skipped:
+        return []
+    lines = [f"Left out, damaged ({len(skipped)}; `dmarl study` on this folder redoes them):", ""]
+    return [*lines, *(f"- {line}" for line in skipped), ""]

@@ -3,7 +3,8 @@
 Tables live under ``OUT/<table>/<key>=<value>/…/<run_id>.parquet``. The partition values are
 typed from the folder names (all integers → Int64, all numbers → Float64, True/False → Boolean,
 else text) and given to Polars as ``hive_schema``. Temporary files of unfinished writes (names
-starting with a dot) are never read, and only runs whose ``runs`` row says ``ok`` are analysed.
+starting with a dot) are never read, and only runs whose ``runs`` row says ``ok`` and whose files
+are intact (see ``dmarl_des.report.integrity``) are analysed.
 """
 
 from __future__ import annotations
@@ -14,9 +15,14 @@ from pathlib import Path
 import polars as pl
 
 from dmarl_des.errors import ConfigError
-
-HIDDEN_PREFIX = "."
-"""Files whose names start with this are skipped (temporary files of atomic writes)."""
+from dmarl_des.report.integrity import (
+    HIDDEN_PREFIX,
+    files_of_runs,
+    read_files,
+    read_runs,
+    run_of_file,
+    table_files,
+)
 
 
 def partition_schema(out: str | Path) -> dict[str, pl.DataType]:
@@ -126,30 +132,55 @@ def run_metrics(
 def load_run_metrics(
     out: str | Path, metrics: Sequence[str]
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, pl.DataType]]:
-    """Read a study folder: (runs table, per-run metrics, partition schema)."""
+    """Read a study folder: (runs table, per-run metrics, partition schema); damaged runs left out."""
+    runs, per_run, schema, _ = read_study_metrics(out, metrics)
+    return runs, per_run, schema
+
+
+def read_study_metrics(
+    out: str | Path, metrics: Sequence[str]
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, pl.DataType], list[str]]:
+    """Read a study folder: (runs table, per-run metrics, partition schema, skipped).
+
+    ``skipped`` has one line per run left out because a file of it is damaged, naming the file;
+    such runs are in neither the runs table nor the metrics.
+    """
     schema = partition_schema(out)
     keys = list(schema)
-    runs = scan_table(out, "runs", schema).collect()
-    ok_ids = runs.filter(pl.col("status") == "ok").select("run_id")
+    runs, skipped = read_runs(out, schema)
     needed: dict[str, set[str]] = {}
     for metric in metrics:
         table, column = split_metric(metric)
         needed.setdefault(table, set()).add(column)
-    if ok_ids.height == 0:  # nothing completed: no table needs reading
+    ok = set(runs.filter(pl.col("status") == "ok")["run_id"].to_list())
+    if not ok:  # nothing completed: no table needs reading
         empty = runs.head(0).select("run_id", "seed", *keys)
-        return runs, empty.with_columns(pl.lit(None, pl.Float64).alias(m) for m in metrics), schema
+        per_run = empty.with_columns(pl.lit(None, pl.Float64).alias(m) for m in metrics)
+        return runs, per_run, schema, skipped
     if "episodes" not in needed and (Path(out) / "episodes").is_dir():
         needed["episodes"] = set()  # to choose each run's evaluation episodes
     tables: dict[str, pl.DataFrame] = {}
+    unreadable: set[str] = set()
     for table, columns in needed.items():
-        lazy = scan_table(out, table, schema)
-        names = lazy.collect_schema().names()
+        if not (Path(out) / table).is_dir():
+            scan_table(out, table, schema)  # the ConfigError naming the tables there
+        files = files_of_runs(table_files(out, table), ok)
+        frame, bad = read_files(out, files, schema, ["run_id", "episode", "phase", *columns])
+        if frame is None:
+            frame = pl.DataFrame(schema={"run_id": pl.Utf8, **dict.fromkeys(columns, pl.Float64)})
+        for path, line in bad.items():
+            unreadable.add(run_of_file(path))
+            skipped.append(line)
+        names = frame.columns
         missing = sorted(c for c in columns if c not in names)
         if missing:
             raise ConfigError(
                 "metric", f"{table}.{missing[0]}", f"a column of {table}: {', '.join(names)}"
             )
         extra = [c for c in ("episode", "phase") if c in names]
-        select = ["run_id", *extra, *sorted(columns - set(extra))]
-        tables[table] = lazy.select(select).join(ok_ids.lazy(), on="run_id", how="semi").collect()
-    return runs, run_metrics(runs, tables, metrics, keys), schema
+        tables[table] = frame.select(["run_id", *extra, *sorted(columns - set(extra))])
+    if unreadable:
+        drop = sorted(unreadable)
+        runs = runs.filter(~pl.col("run_id").is_in(drop))
+        tables = {t: f.filter(~pl.col("run_id").is_in(drop)) for t, f in tables.items()}
+    return runs, run_metrics(runs, tables, metrics, keys), schema, skipped

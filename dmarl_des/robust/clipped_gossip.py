@@ -9,6 +9,7 @@ from typing import ClassVar, Literal
 import torch
 
 from dmarl_des.errors import ConfigError
+from dmarl_des.robust.magnitude import combine_in_range
 from dmarl_des.robust.neighbourhood import NeighbourBlock
 from dmarl_des.robust.ordering import sort_along
 from dmarl_des.robust.rule import AggregationRule
@@ -47,23 +48,32 @@ class ClippedGossip(AggregationRule):
         object.__setattr__(self, "delta", float(delta))
 
     def combine(self, block: NeighbourBlock) -> torch.Tensor:
+        return combine_in_range(self._step, block)
+
+    def _step(self, block: NeighbourBlock) -> torch.Tensor:
+        """The update of every agent of ``block`` (whose values may be scaled: ``block.scale``)."""
         own = block.values[:, 0]  # [B, d]
         arrived = block.present[:, 1:]  # [B, W-1]
         pull = block.values[:, 1:] - own.unsqueeze(1)  # [B, W-1, d]
         length = torch.linalg.vector_norm(pull, dim=2)  # [B, W-1]
         n_arrived = arrived.sum(dim=1)  # [B]
-        radius = self._radius(length, arrived, n_arrived)  # [B, 1]
+        radius = self._radius(length, arrived, n_arrived, block.scale)  # [B, 1]
         scale = torch.where(length > radius, radius / length, length.new_ones(()))
         scale = torch.where(arrived, scale, length.new_zeros(()))
         step = (scale.unsqueeze(2) * pull).sum(dim=1)
         return own + step / (1 + n_arrived).to(own.dtype).unsqueeze(1)
 
     def _radius(
-        self, length: torch.Tensor, arrived: torch.Tensor, n_arrived: torch.Tensor
+        self,
+        length: torch.Tensor,
+        arrived: torch.Tensor,
+        n_arrived: torch.Tensor,
+        scale: torch.Tensor | None,
     ) -> torch.Tensor:
-        """Clipping radius of each agent, shape [B, 1]."""
+        """Clipping radius of each agent, shape [B, 1] (``tau`` times the block's scale)."""
         if self.tau != "auto":
-            return length.new_full((length.shape[0], 1), self.tau)
+            radius = length.new_full((length.shape[0], 1), self.tau)
+            return radius if scale is None else radius * scale.view(-1, 1)
         n_unclipped = n_arrived - torch.ceil(self.delta * n_arrived.double() - 1e-9).long()
         if length.shape[1] == 0:
             return length.new_zeros((length.shape[0], 1))

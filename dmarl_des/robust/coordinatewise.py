@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import torch
 
+from dmarl_des.robust.magnitude import average_where_overflowed
 from dmarl_des.robust.neighbourhood import NeighbourBlock
 from dmarl_des.robust.ordering import sort_along
 from dmarl_des.robust.rule import AggregationRule, check_count
@@ -25,12 +26,16 @@ def sorted_candidates(block: NeighbourBlock) -> tuple[torch.Tensor, torch.Tensor
 def median_of_sorted(ordered: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     """Median of the first ``counts`` sorted entries per agent and coordinate, shape ``[B, d]``.
 
-    With an even count it is the mean of the two middle entries.
+    With an even count it is the mean of the two middle entries (halved before adding where
+    their sum would overflow).
     """
     d = ordered.shape[2]
-    low = ((counts - 1) // 2).view(-1, 1, 1).expand(-1, 1, d)
-    high = (counts // 2).view(-1, 1, 1).expand(-1, 1, d)
-    return 0.5 * (ordered.gather(1, low) + ordered.gather(1, high)).squeeze(1)
+    low = ordered.gather(1, ((counts - 1) // 2).view(-1, 1, 1).expand(-1, 1, d)).squeeze(1)
+    high = ordered.gather(1, (counts // 2).view(-1, 1, 1).expand(-1, 1, d)).squeeze(1)
+    middle = 0.5 * (low + high)
+    if bool(torch.isfinite(middle).all()):
+        return middle
+    return torch.where(torch.isfinite(middle), middle, 0.5 * low + 0.5 * high)
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,11 @@ class TrimmedMean(AggregationRule):
     def __post_init__(self) -> None:
         object.__setattr__(self, "b", check_count(self.name, "b", self.b))
 
+    @property
+    def min_candidates(self) -> int:
+        """``2b + 1``: with fewer candidates an agent takes their median."""
+        return 2 * self.b + 1
+
     def combine(self, block: NeighbourBlock) -> torch.Tensor:
         ordered, counts = sorted_candidates(block)
         width = ordered.shape[1]
@@ -71,5 +81,6 @@ class TrimmedMean(AggregationRule):
         keep = (position >= self.b) & (position < kept_end)
         n_kept = (counts - 2 * self.b).clamp(min=1).to(ordered.dtype).unsqueeze(1)
         trimmed = torch.where(keep, ordered, ordered.new_zeros(())).sum(dim=1) / n_kept
+        trimmed = average_where_overflowed(trimmed, ordered, keep)
         too_few = (counts < 2 * self.b + 1).unsqueeze(1)
         return torch.where(too_few, median_of_sorted(ordered, counts), trimmed)

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import torch
 
+from dmarl_des.robust.magnitude import average_where_overflowed
 from dmarl_des.robust.neighbourhood import NeighbourBlock
 from dmarl_des.robust.rule import AggregationRule
 
@@ -19,4 +20,5 @@ class Mean(AggregationRule):
 
     def combine(self, block: NeighbourBlock) -> torch.Tensor:
         weight = block.present.to(block.values.dtype).unsqueeze(2)
-        return (block.values * weight).sum(dim=1) / weight.sum(dim=1)
+        fast = (block.values * weight).sum(dim=1) / weight.sum(dim=1)
+        return average_where_overflowed(fast, block.values, block.present.unsqueeze(2))

@@ -23,11 +23,16 @@ class NeighbourBlock:
     neighbours in CSR order; the rest is padding. ``present`` is True where a slot holds a value
     that arrived this round (slot 0 always). Slots that are not present hold zeros, so masked sums
     never meet a NaN or an infinity.
+
+    ``scale`` (None: 1) is a power of two per agent by which ``values`` were multiplied because
+    the candidates were too large to combine directly (see ``robust.magnitude``); a rule with a
+    parameter in value units multiplies it by ``scale`` as well.
     """
 
     agents: torch.Tensor  # [B] int64, agent ids, on the values' device
     values: torch.Tensor  # [B, W, d] float
     present: torch.Tensor  # [B, W] bool
+    scale: torch.Tensor | None = None  # [B] float, same dtype as values
 
     @property
     def counts(self) -> torch.Tensor:

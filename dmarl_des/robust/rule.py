@@ -25,9 +25,21 @@ class AggregationRule(abc.ABC):
     each recipient see a different value (lossy or tampered links). ``valid[k] = False`` means
     that value did not arrive this round; it is left out, as is any received row holding a NaN or
     an infinity. An agent's candidates are its own value plus the values that arrived.
+
+    Finite candidates give a finite result, however large they are: where the plain arithmetic
+    would overflow, a rule redoes it on candidates scaled by powers of two (``robust.magnitude``).
     """
 
     name: ClassVar[str]
+
+    @property
+    def min_candidates(self) -> int:
+        """Candidates (own value included) an agent needs for the rule's definition to apply.
+
+        With fewer, the rule falls back to what its documentation says (krum: the own value or a
+        refusal, trimmed_mean: the median); 1 for rules that never fall back.
+        """
+        return 1
 
     def __call__(
         self,

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import torch
 
+from dmarl_des.robust.magnitude import average_where_overflowed
 from dmarl_des.robust.neighbourhood import NeighbourBlock
 from dmarl_des.robust.ordering import sort_along
 from dmarl_des.robust.rule import AggregationRule, check_count
@@ -47,4 +48,9 @@ class WMSR(AggregationRule):
         end_kept = (n_arrived - n_larger.clamp(max=self.f)).unsqueeze(1)
         keep = (position >= first_kept) & (position < end_kept)
         total = own + torch.where(keep, ordered, ordered.new_zeros(())).sum(dim=1)
-        return total / (1 + keep.sum(dim=1)).to(own.dtype)
+        new = total / (1 + keep.sum(dim=1)).to(own.dtype)
+        if bool(torch.isfinite(new).all()):
+            return new
+        with_own = torch.cat([own.unsqueeze(1), ordered], dim=1)
+        kept = torch.cat([torch.ones_like(keep[:, :1]), keep.expand_as(ordered)], dim=1)
+        return average_where_overflowed(new, with_own, kept)

@@ -29,13 +29,14 @@ def execute_run(spec: RunSpec, *, out: str, study: str) -> RunOutcome:
 
     try:
         scenario = spec.load()
+        run_id = run_id_for(scenario)
     except Exception:
         return RunOutcome(spec.run_id, "error", traceback.format_exc(), 0.0)
-    if run_id_for(scenario) != spec.run_id:
+    if run_id != spec.run_id:
         error = (
-            f"the scenario file {Path(spec.scenario_path).name} now gives run id "
-            f"{run_id_for(scenario)} for these overrides, not {spec.run_id}: it changed (or is not "
-            "a pure function of its overrides) since the study was planned"
+            f"the scenario file {Path(spec.scenario_path).name} now gives run id {run_id} for "
+            f"these overrides, not {spec.run_id}: it (or the checkpoint it uses) changed, or it "
+            "is not a pure function of its overrides, since the study was planned"
         )
         return RunOutcome(spec.run_id, "error", error, 0.0)
     result = run_scenario(

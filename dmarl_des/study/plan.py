@@ -100,6 +100,7 @@ class Study:
     def _plan(self) -> list[RunSpec]:
         specs: list[RunSpec] = []
         seen: dict[str, RunSpec] = {}
+        checkpoints: dict[str, str] = {}  # content digests, each checkpoint read once
         for point in self.points():
             overrides = {**self.base_overrides, **point}
             for seed in self.seeds:
@@ -108,7 +109,12 @@ class Study:
                 params = {key: _value_at(values, key) for key in overrides}
                 partition = {key: params[key] for key in self.keys}
                 spec = RunSpec(
-                    str(self.scenario_path), overrides, seed, _run_id(scenario), params, partition
+                    str(self.scenario_path),
+                    overrides,
+                    seed,
+                    _run_id(scenario, checkpoints),
+                    params,
+                    partition,
                 )
                 if spec.run_id in seen:
                     raise ConfigError(
@@ -155,11 +161,11 @@ class Study:
         )
 
 
-def _run_id(scenario: Scenario) -> str:
+def _run_id(scenario: Scenario, checkpoints: dict[str, str]) -> str:
     # imported here: the run module loads the whole simulator (Mesa, torch)
     from dmarl_des.study.run import run_id_for
 
-    return run_id_for(scenario)
+    return run_id_for(scenario, checkpoints)
 
 
 def _checked_grid(grid: Mapping[str, Sequence[Any]]) -> dict[str, tuple[Any, ...]]:

@@ -40,10 +40,11 @@ def build_policy(scenario: Scenario, world: World, device: str | None = None) ->
             seed=world.streams.integer_seed("policy"),
             device=device or getattr(scenario.learner, "device", "cpu"),
         )
-    from dmarl_des.learn.checkpoint import check_card, load_checkpoint
+    from dmarl_des.learn.checkpoint import load_checkpoint, read_card
 
-    learner, card = load_checkpoint(Path(kind), device=device or "cpu")
-    trained_on = (card.get("world") or {}).get("name")
+    card = read_card(Path(kind))  # the card is checked against this world before any weight
+    world_card = card.get("world")
+    trained_on = world_card.get("name") if isinstance(world_card, dict) else None
     if trained_on != world.params.name:
         raise ConfigError(
             "policy",
@@ -51,5 +52,6 @@ def build_policy(scenario: Scenario, world: World, device: str | None = None) ->
             f"a checkpoint trained on world {world.params.name!r} "
             f"(this one was trained on {trained_on!r})",
         )
-    check_card(card, world.obs_dim, world.n_actions, len(world.sim_agents))
+    dims = (world.obs_dim, world.n_actions, len(world.sim_agents))
+    learner, _ = load_checkpoint(Path(kind), device=device or "cpu", dims=dims)
     return learner

@@ -15,13 +15,16 @@ from typing import Any
 
 import polars as pl
 
-from dmarl_des.log import SCHEMA_VERSION
+from dmarl_des.log import SCHEMA_VERSION, check_file_name, check_output_folder
 from dmarl_des.scenario import Scenario
+from dmarl_des.scenario.model import POLICY_KINDS
 from dmarl_des.study.policies import build_policy
 from dmarl_des.world import World, world_class
 
-WALL_CLOCK_COLUMNS = ("wall_s", "started_at")
-"""Columns that measure the machine, not the simulation: excluded from determinism checks."""
+WALL_CLOCK_COLUMNS = ("wall_s", "started_at", "files")
+"""Columns that measure the machine, not the simulation: excluded from determinism checks.
+
+``runs.files`` holds the sizes and checksums of the run's files, which contain wall times."""
 
 
 @dataclass
@@ -37,9 +40,25 @@ class RunResult:
     world: World | None = None
 
 
-def run_id_for(scenario: Scenario) -> str:
-    """A stable id: the scenario name and a hash of the complete, validated scenario."""
-    return f"{scenario.name}-{scenario.digest()}"
+def run_id_for(scenario: Scenario, checkpoints: dict[str, str] | None = None) -> str:
+    """A stable id: the scenario name and a hash of everything the run's results depend on.
+
+    That is the complete, validated scenario, and — when ``policy`` is a checkpoint folder — the
+    checkpoint's content (weights and card), so replacing the weights at the same path gives
+    new run ids (a study then does those runs again instead of reusing the old results).
+    ``checkpoints`` (folder → content digest), when given, is used and filled as a memo, so that
+    planning many runs of one checkpoint reads its files once.
+    """
+    digest = scenario.digest()
+    if scenario.policy not in POLICY_KINDS:
+        from dmarl_des.learn.checkpoint import checkpoint_digest
+
+        memo = {} if checkpoints is None else checkpoints
+        if scenario.policy not in memo:
+            memo[scenario.policy] = checkpoint_digest(scenario.policy)
+        both = f"{digest}:{memo[scenario.policy]}"
+        digest = hashlib.sha256(both.encode()).hexdigest()[:16]
+    return check_file_name("run id", f"{scenario.name}-{digest}")
 
 
 def library_versions() -> dict[str, str]:
@@ -72,7 +91,9 @@ def run_scenario(
     With ``catch=True`` an exception inside the run is recorded (``runs.status = "error"`` with the
     traceback) instead of raised, so a study can go on.
     """
-    run_id = run_id or run_id_for(scenario)
+    run_id = check_file_name("run id", run_id or run_id_for(scenario))
+    if out is not None:
+        check_output_folder(out)
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     world: World | None = None
@@ -109,9 +130,39 @@ def run_scenario(
         versions=json.dumps(library_versions(), sort_keys=True),
         schema_version=SCHEMA_VERSION,
     )
-    frames = recorder.frames()
     paths = recorder.write(out, partition) if out is not None else {}
+    frames = recorder.frames()  # after writing: the runs row then holds its file manifest
     return RunResult(run_id, status, error, wall, frames, paths, world if keep_world else None)
+
+
+def record_failed_run(
+    out: str | Path,
+    *,
+    run_id: str,
+    seed: int,
+    error: str,
+    study: str = "",
+    params: Mapping[str, Any] | None = None,
+    partition: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write the ``runs`` row of a run that ended without writing one (its worker died, or its
+    scenario no longer loads): status error with ``error``; the columns it cannot know are null."""
+    from dmarl_des.log import Recorder
+
+    recorder = Recorder(run_id, tables=("runs",))
+    recorder.add(
+        "runs",
+        study=study,
+        seed=seed,
+        params=json.dumps(dict(params or {}), sort_keys=True, default=str),
+        status="error",
+        error=error,
+        wall_s=0.0,
+        started_at=dt.datetime.now(dt.UTC),
+        versions=json.dumps(library_versions(), sort_keys=True),
+        schema_version=SCHEMA_VERSION,
+    )
+    return recorder.write(out, partition)["runs"]
 
 
 def frames_digest(frames: Mapping[str, pl.DataFrame]) -> str:

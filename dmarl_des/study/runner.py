@@ -1,9 +1,10 @@
 """Performs a study: plans its runs, skips the complete ones, runs the rest, reports what happened.
 
 Guarantees (see docs/studies.md): a run's tables are written by its worker, each file atomically
-and the ``runs`` file last, so a study killed at any moment resumes with no completed run lost or
-done twice and no half-written file read; a run that raises is recorded (status error with its
-traceback) and the other runs go on.
+and the ``runs`` file last (with the manifest of the others), so a study killed at any moment
+resumes with no completed run lost or done twice and no half-written or damaged file trusted; a run
+that raises or whose worker dies is recorded (status error with its traceback or exit cause) and
+the other runs go on.
 """
 
 from __future__ import annotations
@@ -22,10 +23,22 @@ from typing import Any
 import polars as pl
 
 from dmarl_des.errors import ConfigError
+from dmarl_des.log import check_output_folder, table_path
 from dmarl_des.study.execute import RunOutcome, execute_run
-from dmarl_des.study.executors import Executor, check_executor, make_executor
+from dmarl_des.study.executors import (
+    CONNECT_TIMEOUT,
+    Executor,
+    check_executor,
+    make_executor,
+)
 from dmarl_des.study.plan import RunSpec, Study
-from dmarl_des.study.resume import clean_stale_temp_files, forget_run, is_complete
+from dmarl_des.study.resume import (
+    FAILED,
+    NOT_DONE,
+    clean_stale_temp_files,
+    forget_run,
+    run_damage,
+)
 
 DESCRIPTION_FILE = "study.json"
 """The study's description, written beside its tables."""
@@ -55,7 +68,11 @@ class FailedRun:
 
 @dataclass
 class StudyResult:
-    """What a call of ``run_study`` did: runs done, failed and skipped (already complete)."""
+    """What a call of ``run_study`` did: runs done, failed and skipped (already complete).
+
+    ``damaged`` maps the runs found complete but damaged (a file missing, truncated or altered)
+    to what was wrong; they are done again (and counted in ``done`` or ``failed``).
+    """
 
     name: str
     out: Path
@@ -63,6 +80,7 @@ class StudyResult:
     done: list[str] = field(default_factory=list)
     failed: list[FailedRun] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    damaged: dict[str, str] = field(default_factory=dict)
     wall_s: float = 0.0
     run_wall_s: float = 0.0
 
@@ -93,6 +111,31 @@ class StudyResult:
         lines += [f"  {f.describe()}" for f in self.failed]
         return "\n".join(lines)
 
+    def damage_report(self) -> str:
+        """One line per run found damaged and done again: run id and what was wrong."""
+        if not self.damaged:
+            return ""
+        lines = [f"{len(self.damaged)} complete run(s) had damaged files and were done again:"]
+        lines += [f"  {run_id}  {why}" for run_id, why in self.damaged.items()]
+        return "\n".join(lines)
+
+
+class StudyInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a study: ``result`` holds what was complete (and kept) when it came."""
+
+    def __init__(self, result: StudyResult) -> None:
+        super().__init__("study interrupted")
+        self.result = result
+
+    def kept(self) -> str:
+        """One line: how many runs are complete and kept, and how to go on."""
+        r = self.result
+        complete = len(r.done) + len(r.skipped)
+        return (
+            f"{complete} of {len(r.run_ids)} runs complete and kept under {r.out}; "
+            "the same command resumes the others"
+        )
+
 
 def run_study(
     study: Study,
@@ -101,38 +144,56 @@ def run_study(
     workers: int | None = None,
     address: str | None = None,
     progress: bool = True,
+    connect_timeout: float = CONNECT_TIMEOUT,
 ) -> StudyResult:
-    """Perform every run of ``study`` not already complete under ``out`` and return the tally.
+    """Perform every run of ``study`` not already complete and intact under ``out``; the tally.
 
     ``executor`` is ``local`` (a process pool; ``workers=1`` runs in this process) or ``dask`` (a
-    ``LocalCluster`` of ``workers`` processes, or the cluster at ``address``). ``workers``
-    defaults to the number of CPUs, never more than the runs left. An ``Executor`` object may be
-    given instead, to reuse its workers across studies; it is then left open.
+    ``LocalCluster`` of ``workers`` processes, or the cluster at ``address``, which must answer
+    within ``connect_timeout`` seconds). ``workers`` defaults to the number of CPUs, never more
+    than the runs left. An ``Executor`` object may be given instead, to reuse its workers across
+    studies; it is then left open. Ctrl-C raises :class:`StudyInterrupted` (a KeyboardInterrupt)
+    carrying the runs complete so far.
     """
     t0 = time.perf_counter()
     if workers is None:
         workers = os.cpu_count() or 1
     if isinstance(executor, str):
-        check_executor(executor, workers, address)
+        check_executor(executor, workers, address, connect_timeout)
+    root = check_output_folder(out)
     specs = study.runs()  # every scenario validated before anything is written
-    root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     _write_description(root, study)
     clean_stale_temp_files(root)
-    complete = {s.run_id for s in specs if is_complete(root, s)}
-    pending = [s for s in specs if s.run_id not in complete]
     result = StudyResult(study.name, root, [s.run_id for s in specs])
-    result.skipped = [s.run_id for s in specs if s.run_id in complete]
+    pending = []
+    for spec in specs:
+        why = run_damage(root, spec)
+        if why is None:
+            result.skipped.append(spec.run_id)
+            continue
+        if why not in (NOT_DONE, FAILED):
+            result.damaged[spec.run_id] = why
+        pending.append(spec)
     for spec in pending:
         forget_run(root, spec)
     n_workers = max(1, min(workers, len(pending)))
-    if pending:
-        if isinstance(executor, str):
-            with closing(make_executor(executor, n_workers, address)) as owned:
-                _perform(study, root, pending, owned, result, progress)
-        else:
-            _perform(study, root, pending, executor, result, progress)
-        clean_stale_temp_files(root)
+    try:
+        if pending:
+            if isinstance(executor, str):
+                with closing(make_executor(executor, n_workers, address, connect_timeout)) as owned:
+                    _perform(study, root, pending, owned, result, progress)
+            else:
+                _perform(study, root, pending, executor, result, progress)
+            clean_stale_temp_files(root)
+    except KeyboardInterrupt:
+        # runs that a worker completed while the interrupt came are kept too
+        answered = set(result.done) | {f.run_id for f in result.failed}
+        for spec in pending:
+            if spec.run_id not in answered and run_damage(root, spec) is None:
+                result.done.append(spec.run_id)
+        result.wall_s = time.perf_counter() - t0
+        raise StudyInterrupted(result) from None
     result.wall_s = time.perf_counter() - t0
     return result
 
@@ -157,25 +218,48 @@ def _perform(
         disable=not progress,
         dynamic_ncols=True,
     )
+    runs = executor.map_runs(fn, pending)
     try:
-        for spec, value in executor.map_runs(fn, pending):
+        for spec, value in runs:
             if isinstance(value, RunOutcome):
                 result.run_wall_s += value.wall_s
-                if value.status == "ok":
-                    result.done.append(spec.run_id)
-                else:
-                    result.failed.append(_failed(spec, value.error or "unknown error"))
+                error = None if value.status == "ok" else value.error or "unknown error"
+            else:  # the worker raised outside the run, or died
+                error = "".join(traceback.format_exception(value))
+            if error is None:
+                result.done.append(spec.run_id)
             else:
-                text = "".join(traceback.format_exception(value))
-                result.failed.append(_failed(spec, text))
+                result.failed.append(_failed(spec, error))
+                _record_if_unrecorded(root, study.name, spec, error)
             bar.set_postfix(ok=len(result.done), failed=len(result.failed), refresh=False)
             bar.update(1)
     finally:
+        close = getattr(runs, "close", None)
+        if close is not None:  # a generator: stop its runs in flight now (e.g. on Ctrl-C)
+            close()
         bar.close()
 
 
 def _failed(spec: RunSpec, error: str) -> FailedRun:
     return FailedRun(spec.run_id, spec.seed, dict(spec.params), dict(spec.partition), error)
+
+
+def _record_if_unrecorded(root: Path, study: str, spec: RunSpec, error: str) -> None:
+    """Write the ``runs`` row (status error) of a failed run that wrote none: its worker died, or
+    its scenario no longer loads. (A run that raised inside the simulation wrote its own.)"""
+    from dmarl_des.study.run import record_failed_run
+
+    if table_path(root, "runs", spec.run_id, spec.partition).is_file():
+        return
+    record_failed_run(
+        root,
+        run_id=spec.run_id,
+        seed=spec.seed,
+        error=error,
+        study=study,
+        params=spec.params,
+        partition=spec.partition,
+    )
 
 
 def _write_description(root: Path, study: Study) -> None:

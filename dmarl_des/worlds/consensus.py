@@ -3,7 +3,7 @@
 Every agent holds a value ``x_i`` in R^dim and runs one macro-action, *gossip*, over and over:
 
 * at its start the agent broadcasts its current value (message kind ``value``: a float64 array of
-  shape ``(dim,)``) to its neighbours;
+  shape ``(dim,)`` with every entry within ``±VALUE_BOUND``) to its neighbours;
 * it lasts ``world.period`` time units;
 * at its end the agent reads its inbox — every ``value`` message delivered since its last update;
   of several from one neighbour it keeps the one received last — and updates its value.
@@ -15,7 +15,12 @@ Update rules (``world.aggregator``):
   ``W_ij = 1 / (1 + max(deg_i, deg_j))`` (``metropolis``). A neighbour whose value did not arrive
   contributes nothing, which is the same as using ``x_i`` in its place.
 * a robust rule of ``dmarl_des.robust`` (mean, median, trimmed_mean, wmsr, krum, clipped_gossip):
-  ``x_i ← rule(own value, values that arrived)``.
+  ``x_i ← rule(own value, values that arrived)``. An agent with fewer candidates than the rule
+  needs in a round falls back (krum: keeps its value; trimmed_mean: the median), counted in the
+  table's ``n_degraded``.
+
+Every update is a convex combination of values within ``±VALUE_BOUND``, which receivers enforce,
+so values stay finite whatever Byzantine agents send.
 
 Timing within an instant ``t = kP`` (every agent starts at 0, so rounds are synchronous). Gossip
 has a duration known when it starts, so the agents are kept in arrays (``timed`` world): the
@@ -40,15 +45,27 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from dmarl_des.agent import SimAgent
+from dmarl_des.bounds import Count, Period, Real, RealOrInf
 from dmarl_des.errors import ConfigError
 from dmarl_des.kernel import AFTER_DECISIONS, call_at
 from dmarl_des.net import MessageKind, Topology, ring
 from dmarl_des.robust import RULES, AggregationRule, make_aggregator
 from dmarl_des.scenario import Scenario, WorldParams
+from dmarl_des.scenario.budget import links_per_agent
 from dmarl_des.world import World
 
 ROUND_LOG_PRIORITY = AFTER_DECISIONS
 """The round log runs after the updates and the decisions (hence the broadcasts) of its instant."""
+
+VALUE_BOUND = 1e38
+"""Receivers reject a ``value`` with an entry beyond ``±VALUE_BOUND`` (reason ``out_of_bound``).
+
+Every update combines values within the bound into a value within it (a convex combination; the
+world clamps what rounding pushes past it), so honest values stay within ``±VALUE_BOUND``
+whatever a Byzantine agent sends. The bound is the largest power of ten whose float32
+observation is finite, and far below where any sum or squared distance that the world or the
+robust rules compute in float64 could overflow.
+"""
 
 DEFAULT_RING_K = 2
 """With ``net.topology.kind = world`` the agents sit on a ring, linked to 2 neighbours each side."""
@@ -67,6 +84,7 @@ CONSENSUS_TABLE: dict[str, pl.DataType] = {
     "honest_mean": pl.Float64,
     "mean_all": pl.Float64,
     "n_honest": pl.Int64,
+    "n_degraded": pl.Int64,
 }
 """One row per round (round 0 = the initial values), written after the round's updates."""
 
@@ -76,7 +94,7 @@ class ConsensusParams(WorldParams):
 
     name: Literal["consensus"] = "consensus"
     dim: int = Field(1, ge=1, le=4096, description="dimension of each agent's value")
-    period: float = Field(1.0, gt=0.0, allow_inf_nan=False, description="gossip period P")
+    period: Period = Field(1.0, gt=0.0, allow_inf_nan=False, description="gossip period P")
     weights: Literal["uniform", "metropolis"] = Field(
         "uniform", description="W of the `weights` update: 1/(deg_i+1) or Metropolis–Hastings"
     )
@@ -84,12 +102,12 @@ class ConsensusParams(WorldParams):
         "uniform", description="initial values: uniform in [0, 1) or standard normal"
     )
     aggregator: str = Field("weights", description="weights | " + " | ".join(RULES))
-    aggregator_f: int = Field(1, ge=0, description="f of wmsr and krum")
-    aggregator_b: int = Field(1, ge=0, description="b of trimmed_mean")
-    aggregator_tau: float | Literal["auto"] = Field(
+    aggregator_f: Count = Field(1, ge=0, description="f of wmsr and krum")
+    aggregator_b: Count = Field(1, ge=0, description="b of trimmed_mean")
+    aggregator_tau: RealOrInf | Literal["auto"] = Field(
         "auto", description="tau of clipped_gossip (> 0, inf, or auto)"
     )
-    target_disagreement: float = Field(
+    target_disagreement: Real = Field(
         0.1, gt=0.0, description="success: final disagreement below this"
     )
 
@@ -113,13 +131,24 @@ class ConsensusParams(WorldParams):
             return None
         params: dict[str, Any] = {
             "wmsr": {"f": self.aggregator_f},
-            "krum": {"f": self.aggregator_f},
+            "krum": {"f": self.aggregator_f, "too_few": "keep"},
             "trimmed_mean": {"b": self.aggregator_b},
             "clipped_gossip": {"tau": self.aggregator_tau},
         }.get(self.aggregator, {})
         return make_aggregator(self.aggregator, **params)
 
+    def bytes_per_agent(self, scenario: Scenario) -> float:
+        # the value and its copies (8 B a component), and a value received on each link
+        return 64.0 * self.dim + 32.0 * self.dim * links_per_agent(scenario)
+
+    def links_per_agent(self, scenario: Scenario) -> float:
+        return float(min(2 * DEFAULT_RING_K, scenario.n_agents - 1))  # kind world: a ring
+
     def check(self, scenario: Scenario) -> None:
+        on_positions = scenario.net.position_fields()
+        if on_positions:
+            field, value = next(iter(on_positions.items()))
+            raise ConfigError(field, value, "a setting that needs no positions (agents have none)")
         if self.period >= scenario.horizon:
             raise ConfigError(
                 "world.period", self.period, f"a period < horizon ({scenario.horizon})"
@@ -205,7 +234,9 @@ class ConsensusWorld(World):
     def __init__(self, scenario: Scenario, **kwargs: Any) -> None:
         dim = int(getattr(scenario.world, "dim", 1))
         # the message kind depends on `world.dim`, and the base class reads it on construction
-        self.message_kinds = {"value": MessageKind("value", (dim,), "float64", 8 * dim)}
+        self.message_kinds = {
+            "value": MessageKind("value", (dim,), "float64", 8 * dim, bound=VALUE_BOUND)
+        }
         super().__init__(scenario, **kwargs)
 
     # ------------------------------------------------------------------ world hooks
@@ -294,6 +325,9 @@ class ConsensusWorld(World):
             self._hearing_of = net.topology
         return self._hearing
 
+    _degraded_updates: int = 0
+    """Updates since the last round log in which the rule had too few candidates and fell back."""
+
     def _update(self, due: np.ndarray) -> None:
         hearing = self._hearing_graph()
         entry, values = self._latest_values(due, hearing)
@@ -303,13 +337,26 @@ class ConsensusWorld(World):
             total = np.zeros_like(self.x)
             np.add.at(total, rows, change)
             self.x += total
+            self._keep_within_bound(self.x)
             return
         received = np.zeros((hearing.indices.size, self.dim), dtype=np.float64)
         valid = np.zeros(hearing.indices.size, dtype=bool)
         received[entry] = values
         valid[entry] = True
         new = self.rule(self.x, hearing.indptr, hearing.indices, received=received, valid=valid)
-        self.x[due] = new[due]
+        self.x[due] = self._keep_within_bound(new[due])
+        if self.rule.min_candidates > 1:
+            n = self.x.shape[0]
+            candidates = 1 + np.bincount(hearing.rows[entry], minlength=n)[due]
+            self._degraded_updates += int((candidates < self.rule.min_candidates).sum())
+
+    @staticmethod
+    def _keep_within_bound(x: np.ndarray) -> np.ndarray:
+        """Clamp ``x`` in place to ``±VALUE_BOUND``; a no-op unless an update of values within the
+        bound rounded past it (every update is a convex combination of such values)."""
+        if x.size and np.abs(x).max() > VALUE_BOUND:
+            np.clip(x, -VALUE_BOUND, VALUE_BOUND, out=x)
+        return x
 
     def _latest_values(
         self, due: np.ndarray, hearing: HearingGraph
@@ -345,6 +392,8 @@ class ConsensusWorld(World):
         xh = self.x[honest]
         any_honest = xh.shape[0] > 0
         disagreement = self.disagreement()
+        degraded = self._degraded_updates if self.round > 0 else 0  # round 0: no update yet
+        self._degraded_updates = 0
         self.recorder.add(
             "consensus",
             episode=self.episode,
@@ -356,6 +405,7 @@ class ConsensusWorld(World):
             honest_mean=float(xh.mean()) if any_honest else None,
             mean_all=float(self.x.mean()),
             n_honest=int(honest.sum()),
+            n_degraded=degraded,
         )
         if self.record_values:
             self.value_history.append(self.x.copy())

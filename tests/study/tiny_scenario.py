@@ -3,10 +3,16 @@
 ``world.crash_fraction`` is the fault intensity: that share of agents crashes at ``crash_at``, so
 the team return falls with it. ``world.noise`` is the chance that a finished work step earns
 nothing. A run whose seed equals ``world.fail_seed`` raises in its last episode (failure isolation).
+A run with ``world.exit_code`` (or ``world.kill_signal``) ends its own process at its first episode
+with that exit code (or signal), as a crash in native code or the out-of-memory killer would; with
+``world.ready_file`` it creates that file when an episode starts (tests wait for it).
 """
 
 from __future__ import annotations
 
+import os
+import resource
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -25,6 +31,9 @@ class TinyParams(WorldParams):
     crash_at: float = Field(2.0, ge=0.0)
     noise: float = Field(0.0, ge=0.0, le=1.0)
     fail_seed: int = -1
+    exit_code: int = 0
+    kill_signal: int = 0
+    ready_file: str = ""
 
 
 def _work(agent):
@@ -46,6 +55,13 @@ class TinyWorld(World):
         self.macro_actions = [MacroAction("work", _work), MacroAction("rest", wait(0.5))]
 
     def reset_episode(self, episode: int) -> None:
+        if self.params.ready_file:
+            Path(self.params.ready_file).touch()
+        if self.params.exit_code:
+            os._exit(self.params.exit_code)
+        if self.params.kill_signal:
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file
+            os.kill(os.getpid(), self.params.kill_signal)
         last = self.scenario.episodes + self.scenario.eval_episodes - 1
         if self.scenario.seed == self.params.fail_seed and episode == last:
             raise RuntimeError(f"injected failure in episode {episode}")

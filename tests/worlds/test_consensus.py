@@ -404,3 +404,69 @@ def test_krum_needs_enough_neighbours():
     with pytest.raises(ConfigError, match="aggregator_f"):
         _scenario(**{"world.aggregator": "krum", "world.aggregator_f": 2})  # ring: 5 <= 6
     _scenario(**{"world.aggregator": "krum", "world.aggregator_f": 1})  # 5 > 4
+
+
+# ------------------------------------------------------------------ too few candidates at run time
+def _lossy_ring(rule: str, **more) -> ConsensusWorld:
+    """12 agents on the ring (degree 4) with 30% loss: often fewer than 2f + 3 = 2b + 1 = 5."""
+    overrides = {
+        "n_agents": 12,
+        "horizon": 15.0,
+        "world.aggregator": rule,
+        "world.aggregator_f": 1,
+        "world.aggregator_b": 2,
+        "net.loss.model": "bernoulli",
+        "net.loss.p": 0.3,
+        "record": {"messages": True},
+        **more,
+    }
+    return _run(**overrides)
+
+
+def _heard(world: ConsensusWorld) -> dict[tuple[int, int], list[int]]:
+    """(round k, agent i) -> senders whose value sent at (k - 1)P reached i (messages table)."""
+    delivered = world.recorder.frame("messages").filter(pl.col("delivered"))
+    heard: dict[tuple[int, int], list[int]] = {}
+    for t_sent, src, dst in delivered.select("t_sent", "src", "dst").iter_rows():
+        heard.setdefault((round(t_sent) + 1, dst), []).append(src)
+    return heard
+
+
+@pytest.mark.parametrize("rule", ["krum", "trimmed_mean"])
+def test_agents_short_of_candidates_fall_back_and_are_counted(rule):
+    world = _lossy_ring(rule)  # krum used to stop the run with a ConfigError here
+    table = _table(world)
+    heard = _heard(world)
+    history = world.value_history
+    assert len(history) == 15 and table["n_degraded"][0] == 0
+    for k in range(1, len(history)):
+        short = 0
+        for i in range(12):
+            senders = heard.get((k, i), [])
+            candidates = history[k - 1][[i, *senders]]
+            if len(candidates) < 5:  # 2f + 3 = 2b + 1 = 5
+                short += 1
+                expected = history[k - 1][i] if rule == "krum" else np.median(candidates, axis=0)
+                np.testing.assert_allclose(history[k][i], expected, rtol=0, atol=1e-15)
+            elif rule == "krum":  # Krum adopts one of its candidates
+                assert (candidates == history[k][i]).all(axis=1).any()
+            else:
+                kept = np.sort(candidates, axis=0)[2:-2]
+                np.testing.assert_allclose(history[k][i], kept.mean(axis=0), rtol=0, atol=1e-15)
+        assert table["n_degraded"][k] == short, k
+    assert table["n_degraded"].sum() > 20  # the loss leaves many agents short
+
+
+def test_wmsr_never_falls_back_and_loss_free_rounds_are_not_degraded():
+    assert _table(_lossy_ring("wmsr"))["n_degraded"].to_list() == [0] * 15
+    krum = _table(_run(**{"n_agents": 12, "horizon": 8.0, "world.aggregator": "krum"}))
+    assert krum["n_degraded"].to_list() == [0] * 8  # every agent hears all 4 neighbours
+
+
+def test_krum_against_garbage_keeps_running_and_counts_short_agents():
+    faults = {"byzantine": {"count": 2, "messages": ["garbage"]}}
+    world = _lossy_ring("krum", **{"net.loss.p": 0.0, "faults": faults})
+    table = _table(world)
+    assert table["n_degraded"].sum() > 0  # rejected garbage leaves the liars' neighbours short
+    assert np.isfinite(np.stack(world.value_history)).all()
+    assert world.network.rejections()
