@@ -9,6 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "dmarl_des"
 
 FLOORS = {
     "errors": 0,
+    "bounds": 0,
     "kernel": 1,
     "macro": 1,
     "net": 1,

@@ -57,9 +57,7 @@ class RecordSpec(Spec):
 
     transitions: bool = False
     messages: bool = False
-    trace_every: float = Field(
-        0.0, ge=0.0, allow_inf_nan=False, description="trace table period Δt (0 = no trace)"
-    )
+    trace_every: Period = Field(0.0, ge=0.0, description="trace table period Δt (0 = no trace)")
 
     @model_serializer(mode="wrap")
     def _without_trace_when_off(

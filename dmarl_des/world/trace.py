@@ -12,6 +12,7 @@ running macro-action, -1 when none) and the columns of the world's ``trace_value
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -23,8 +24,8 @@ from dmarl_des.kernel import AFTER_DECISIONS, every
 from dmarl_des.log.schema import TRACE
 from dmarl_des.world.slots import Slots
 
-MAX_SAMPLES = 1_000_000
-"""Most trace samples per episode (``horizon / trace_every``)."""
+MAX_ROWS = 20_000_000
+"""Most `trace` rows of a run (episodes × agents × samples), about 6 GB while buffered."""
 
 
 def trace_schema(world_columns: dict[str, pl.DataType]) -> dict[str, pl.DataType]:
@@ -39,12 +40,16 @@ class TraceSampler:
     """Samples the slots of a world into the `trace` table every ``trace_every``."""
 
     def __init__(self, world: Any, slots: Slots, every_dt: float) -> None:
-        horizon = world.scenario.horizon
-        if horizon / every_dt > MAX_SAMPLES:
+        sc = world.scenario
+        per_sample = (sc.episodes + sc.eval_episodes) * slots.n
+        rows = per_sample * math.ceil(sc.horizon / every_dt)
+        if rows > MAX_ROWS:
+            least = sc.horizon / (MAX_ROWS // per_sample) if per_sample <= MAX_ROWS else math.inf
             raise ConfigError(
                 "record.trace_every",
                 every_dt,
-                f"at least horizon / {MAX_SAMPLES:,} = {horizon / MAX_SAMPLES:g} (or 0: off)",
+                f"at least {least:g} here (or 0: off): the trace may hold {MAX_ROWS:,} rows, "
+                f"episodes × agents × horizon / trace_every = {rows:,}",
             )
         self.world = world
         self.slots = slots

@@ -169,10 +169,16 @@ def test_tracing_changes_no_other_table(processes):
 
 
 def test_bad_trace_periods_are_configuration_errors():
-    with pytest.raises(ConfigError, match="record.trace_every"):
-        Scenario.build(world=MoverParams(), n_agents=2, record={"trace_every": -1.0})
-    sc = Scenario.build(world=MoverParams(), n_agents=2, horizon=1e7, record={"trace_every": 1e-3})
-    with pytest.raises(ConfigError, match="record.trace_every"):
+    for bad in (-1.0, float("nan"), True):
+        with pytest.raises(ConfigError, match="record.trace_every"):
+            Scenario.build(world=MoverParams(), n_agents=2, record={"trace_every": bad})
+    with pytest.raises(ConfigError, match="record.trace_every"):  # 10^10 samples an episode
+        Scenario.build(world=MoverParams(), n_agents=2, horizon=1e7, record={"trace_every": 1e-3})
+    # 3 × 1,000 × 10^4 rows: too many for one run's buffer, refused before anything runs
+    sc = Scenario.build(
+        world=MoverParams(), n_agents=1000, episodes=3, horizon=1e4, record={"trace_every": 1.0}
+    )
+    with pytest.raises(ConfigError, match=r"record.trace_every.*at least 1.50015 here"):
         Mover(sc)
 
 
