@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field
 
+from dmarl_des.bounds import Count, Period, Real
 from dmarl_des.kernel import URGENT
 from dmarl_des.net import MessageKind, ProximityTopology, Topology
 from dmarl_des.scenario import Scenario, WorldParams
@@ -35,18 +36,20 @@ FETCH, DELIVER = 4, 5
 
 
 class ForagingParams(WorldParams):
-    """`world.*` keys of foraging (lengths in area units, times in time units)."""
+    """`world.*` keys of foraging (lengths in area units, times in time units). The bounded types
+    (``dmarl_des.bounds``) refuse what a run could not finish: infinite lengths, periods too short
+    for the horizon, counts no array holds."""
 
     name: Literal["foraging"] = "foraging"
-    size: float = Field(100.0, gt=0.0, description="side of the square area")
-    n_sources: int = Field(3, ge=1, le=10_000, description="food sources")
-    units: int = Field(40, ge=1, description="items of a source (an empty one reappears)")
-    speed: float = Field(5.0, gt=0.0, description="robot speed")
-    step: float = Field(15.0, gt=0.0, description="length of an exploring move")
-    handling: float = Field(0.5, gt=0.0, description="time added to every move (pick up, drop)")
-    sense_radius: float = Field(5.0, gt=0.0, description="a robot sees sources this close")
-    radio_range: float = Field(30.0, gt=0.0, description="radio range (topology `world`)")
-    radio_period: float = Field(1.0, gt=0.0, description="period of the radio graph refresh")
+    size: Real = Field(100.0, gt=0.0, description="side of the square area")
+    n_sources: Count = Field(3, ge=1, le=10_000, description="food sources")
+    units: Count = Field(40, ge=1, description="items of a source (an empty one reappears)")
+    speed: Real = Field(5.0, gt=0.0, description="robot speed")
+    step: Real = Field(15.0, gt=0.0, description="length of an exploring move")
+    handling: Period = Field(0.5, gt=0.0, description="time added to every move (pick up, drop)")
+    sense_radius: Real = Field(5.0, gt=0.0, description="a robot sees sources this close")
+    radio_range: Real = Field(30.0, gt=0.0, description="radio range (topology `world`)")
+    radio_period: Period = Field(1.0, gt=0.0, description="period of the radio graph refresh")
 
 
 class ForagingWorld(World):
