@@ -2,9 +2,12 @@
 
 Vehicles enter at every edge approach (Poisson, 0.13 veh/s each), queue at the stop lines and
 cross at 1,800 veh/h during green; signals choose a phase and a green time (10, 20 or 30 s) on a
-1 s control tick and report their queues to their neighbours every 5 s. ``--set
-n_agents=1000`` runs a 25 × 40 grid; ``--set world.controller=fixed_time`` the fixed-time plan;
-``--policy random`` random phases. See docs/world_traffic.md.
+1 s control tick and report their queues to their neighbours every 5 s. The team is rewarded
+with minus its queues' time integral (``reward = queue``, shared), so ``team_return`` is minus
+the vehicle-seconds of delay / 100. ``--set n_agents=1000`` runs a 25 × 40 grid; ``--set
+world.controller=fixed_time`` the fixed-time plan; ``--policy random`` random phases. See
+docs/world_traffic.md (the training command of the Mac-IPPO policy uses each signal's own
+sumo-rl reward instead).
 """
 
 from dmarl_des.scenario import Scenario
@@ -14,7 +17,7 @@ from dmarl_des.worlds.traffic import TrafficParams
 def scenario(**overrides) -> Scenario:
     base = Scenario.build(
         name="traffic",
-        world=TrafficParams(rate_ns=0.13, rate_ew=0.13),
+        world=TrafficParams(rate_ns=0.13, rate_ew=0.13, reward="queue", shared_reward=True),
         n_agents=16,
         episodes=1,
         horizon=3600.0,

@@ -24,7 +24,6 @@ Rules (docs/world_traffic.md has the full page):
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -58,14 +57,11 @@ from dmarl_des.worlds.traffic_grid import (
     WEST,
     RoadGrid,
     grid_shape,
-    opposite,
     turn_matrix,
 )
 from dmarl_des.worlds.traffic_queues import QueueNetwork
+from dmarl_des.worlds.traffic_reports import QUEUES, NeighbourReports
 from dmarl_des.worlds.traffic_signals import Signals, Timings
-
-QUEUE_BOUND = 1e6
-"""Receivers reject a ``queues`` report with an entry beyond ±1e6 vehicles (and clip lies below 0)."""
 
 TRAFFIC_TABLE: dict[str, pl.DataType] = {
     "episode": pl.Int64,
@@ -171,9 +167,7 @@ class TrafficWorld(World):
     params: TrafficParams
     timed = True
     obs_dim = OBS_DIM
-    message_kinds: ClassVar[dict[str, MessageKind]] = {
-        "queues": MessageKind("queues", (SIDES,), "float32", max_bytes=16, bound=QUEUE_BOUND)
-    }
+    message_kinds: ClassVar[dict[str, MessageKind]] = {"queues": QUEUES}
     tables: ClassVar[dict[str, dict[str, pl.DataType]]] = {"traffic": TRAFFIC_TABLE}
     trace_columns: ClassVar[dict[str, pl.DataType]] = {"phase": pl.Int8, "halting": pl.Int32}
     log_passages: bool = False
@@ -205,10 +199,7 @@ class TrafficWorld(World):
             self.vehicles.close_episode()
         self.vehicles = self._new_vehicles(episode)
         self.signals = Signals(n, self.timings)
-        self.heard = np.zeros((n, SIDES))
-        """[N, 4] halting vehicles last reported by the neighbour on each side (at the approach
-        this signal feeds)."""
-        self.heard_at = np.full((n, SIDES), -math.inf)
+        self.reports = NeighbourReports(self.grid)
         self.measured = np.zeros(n)
         """Each signal's reward measure when its running macro-action started."""
 
@@ -263,7 +254,7 @@ class TrafficWorld(World):
             "total_delay": s["total_delay"],
             "delay_per_vehicle": s["total_delay"] / max(s["entered"], 1),
             "mean_stop_delay": s["crossing_delay"] / crossings if crossings else None,
-            "mean_trip_delay": s["trip_delay"] / trips if trips else None,
+            "mean_trip_delay": s["trip_delay"] / trips if trips and s["trip_delay"] else None,
             "mean_trip_time": s["trip_time"] / trips if trips else None,
             "throughput": 3600.0 * trips / self.now if self.now > 0 else 0.0,
         }
@@ -288,33 +279,12 @@ class TrafficWorld(World):
         self._sync()
         self.network.broadcast_many(idx, "queues", self._halting(idx).astype(np.float32))
 
-    def _read_reports(self, idx: np.ndarray) -> None:
-        """Drain the inboxes of ``idx``: keep, per neighbour, its last report of the stop line
-        this signal feeds (reports of non-neighbours are ignored, lies below 0 clipped)."""
-        if self.network is None:
-            return
-        got = self.network.drain_many(idx)
-        if not got.receiver.size:
-            return
-        side = self.grid.side_of(got.receiver, got.sender)
-        keep = np.flatnonzero(side >= 0)
-        if not keep.size:
-            return
-        payloads = got.payloads
-        if payloads.dtype == object:
-            payloads = np.stack([np.asarray(x, dtype=np.float64) for x in payloads])
-        slot = got.receiver[keep] * SIDES + side[keep]
-        last = keep.size - 1 - np.unique(slot[::-1], return_index=True)[1]
-        keep, slot = keep[last], slot[last]
-        value = payloads[keep, opposite(side[keep])].astype(np.float64)
-        self.heard.reshape(-1)[slot] = np.clip(value, 0.0, QUEUE_BOUND)
-        self.heard_at.reshape(-1)[slot] = got.t_delivered[keep]
-
     # ------------------------------------------------------------------ decisions
     def observe_many(self, idx: np.ndarray) -> np.ndarray:
         idx = np.asarray(idx, dtype=np.int64)
         self._sync()
-        self._read_reports(idx)
+        if self.network is not None:
+            self.reports.read(self.network.drain_many(idx))
         p, now, b = self.params, self.now, len(idx)
         obs = np.zeros((b, OBS_DIM), dtype=np.float32)
         phase = self.signals.phase[idx]
@@ -327,8 +297,8 @@ class TrafficWorld(World):
         obs[:, HALTING] = halting.reshape(b, SIDES) / p.obs_scale
         obs[:, APPROACHING] = (present - halting).reshape(b, SIDES) / p.obs_scale
         exits = self.grid.feeds[idx] < 0
-        obs[:, DOWNSTREAM] = np.where(exits, 0.0, self.heard[idx]) / p.obs_scale
-        age = np.minimum((now - self.heard_at[idx]) / AGE_SCALE, 1.0)
+        obs[:, DOWNSTREAM] = np.where(exits, 0.0, self.reports.value[idx]) / p.obs_scale
+        age = np.minimum((now - self.reports.at[idx]) / AGE_SCALE, 1.0)
         obs[:, AGE] = np.where(exits, 0.0, age)
         return obs
 
@@ -359,12 +329,9 @@ class TrafficWorld(World):
         now = self._measure(idx)
         reward = (self.measured[idx] - now) / self.params.reward_scale
         self.measured[idx] = now
-        if self.params.shared_reward:
-            self.give_reward(float(reward.sum()))
-            return
-        agents = self.sim_agents
-        for i, r in zip(idx.tolist(), reward.tolist(), strict=True):
-            self.give_reward(r, agents=[agents[i]])
+        agents, shared = self.sim_agents, self.params.shared_reward
+        for i, r in zip(idx.tolist(), reward.tolist(), strict=True):  # one reward per signal
+            self.give_reward(r, agents=None if shared else [agents[i]])
 
     def _measure(self, idx: np.ndarray) -> np.ndarray:
         """Per signal: waiting accumulated by the vehicles halting at its stop lines (``wait``),
@@ -404,8 +371,7 @@ class TrafficWorld(World):
         i = agent.idx
         self._sync()
         self.signals.recover(i, self.vehicles)
-        self.heard[i] = 0.0
-        self.heard_at[i] = -math.inf
+        self.reports.forget(i)
         self.measured[i] = self._measure(np.array([i]))[0]
 
     def adversarial_actions(self, agent_idx: np.ndarray, mask: np.ndarray) -> np.ndarray:

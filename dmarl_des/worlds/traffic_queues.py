@@ -20,11 +20,9 @@ it leaves the network, ending its trip. Vehicles enter at the entry approaches: 
 arrivals at ``(k + 1/2) / q`` (the fluid arrival curve ``q · t`` rounded to the nearest vehicle)
 or a Poisson process of rate ``q``.
 
-**Draws.** Every random number is counter-based (Philox, ``dmarl_des.net.philox``): the k-th gap
-of entry source ``s`` is keyed by (episode key, s, k), the turn of a vehicle at its h-th stop by
-(episode key, vehicle id, h). So the demand and every vehicle's route are the same whatever the
-signals do — controllers, faults and message loss are compared on common random numbers — and
-do not depend on how the simulation is cut into steps.
+**Draws.** Entries and turns come from ``traffic_demand`` (counter-based draws): the demand and
+every vehicle's route do not depend on what the signals do, nor on how the simulation is cut
+into steps.
 
 **Time.** ``advance(t)`` moves the network to time ``t``: it processes every crossing before
 ``t`` (a crossing at ``t`` itself happens under the signal settings chosen at ``t``). It works in
@@ -40,14 +38,10 @@ from typing import Literal
 
 import numpy as np
 
-from dmarl_des.net.philox import philox_uniform
-from dmarl_des.worlds.traffic_grid import LEFT, PHASE_SIDES, RIGHT, SIDES, STRAIGHT, RoadGrid
+from dmarl_des.worlds.traffic_demand import EntrySources, turns
+from dmarl_des.worlds.traffic_grid import PHASE_SIDES, SIDES, STRAIGHT, RoadGrid
 
-_GAP, _TURN = 1, 2
-"""Fourth Philox counter word: which kind of draw (arrival gap or turn)."""
 PHASE_SIDE_ARRAY = np.array(PHASE_SIDES)
-BLOCK = 64
-"""Arrival times drawn at once per entry source."""
 
 
 class QueueNetwork:
@@ -87,17 +81,7 @@ class QueueNetwork:
         self.t_in = np.zeros((a, capacity))
         self.head = np.zeros(a, dtype=np.int64)
         self.size = np.zeros(a, dtype=np.int64)
-        # entry sources: one per entry approach with a positive rate; their next arrival times
-        # are drawn BLOCK at a time (row s: arrivals k0[s] .. k0[s] + BLOCK - 1 of source s)
-        rates = np.asarray(rates, dtype=np.float64)
-        self.src_approach = np.flatnonzero(grid.entry & (rates > 0))
-        self.src_rate = rates[self.src_approach]
-        self.poisson = arrivals == "poisson"
-        n_src = self.src_approach.size
-        self.src_times = np.zeros((n_src, BLOCK))
-        self.src_k0 = np.full(n_src, -BLOCK, dtype=np.int64)
-        self.src_used = np.full(n_src, BLOCK, dtype=np.int64)
-        self._refill(np.arange(n_src))
+        self.sources = EntrySources(grid.entry, rates, arrivals, key)
         # statistics
         self.entered = 0
         self.exited = 0
@@ -151,39 +135,12 @@ class QueueNetwork:
             self._discharge(end)
             self.now = end
 
-    def _refill(self, src: np.ndarray) -> None:
-        """Draw the next BLOCK arrival times of sources ``src`` (whose blocks are used up)."""
-        if not src.size:
-            return
-        last = self.src_times[src, -1]
-        k0 = self.src_k0[src] + BLOCK
-        k = k0[:, None] + np.arange(BLOCK)
-        rate = self.src_rate[src][:, None]
-        if self.poisson:
-            u = philox_uniform(self.key, src[:, None], k, 0, _GAP)
-            times = last[:, None] + np.cumsum(-np.log1p(-u) / rate, axis=1)
-        else:
-            times = (k + 0.5) / rate
-        self.src_times[src] = times
-        self.src_k0[src] = k0
-        self.src_used[src] = 0
-
     def _admit(self, end: float) -> None:
         """Vehicles of the entry sources arriving before ``end`` join their approaches."""
-        cols = np.arange(BLOCK)
-        while self.src_times.size:
-            due = (self.src_times < end) & (cols >= self.src_used[:, None])
-            src, col = np.nonzero(due)
-            if src.size:
-                t = self.src_times[src, col]
-                ids = (src << 32) | (self.src_k0[src] + col)
-                self._push(self.src_approach[src], t, ids, np.zeros(src.size, dtype=np.int64), t)
-                self.entered += int(src.size)
-                self.src_used += due.sum(axis=1)
-            spent = np.flatnonzero(self.src_used == BLOCK)
-            if not spent.size:
-                return
-            self._refill(spent)
+        approach, t, ids = self.sources.before(end)
+        if approach.size:
+            self._push(approach, t, ids, np.zeros(approach.size, dtype=np.int64), t)
+            self.entered += int(approach.size)
 
     def _discharge(self, end: float) -> None:
         """Every crossing before ``end``; crossing vehicles turn and drive on (or leave)."""
@@ -216,10 +173,7 @@ class QueueNetwork:
         if (choices < 0).all():  # every turn leaves the network: no draw needed
             dest = choices[:, STRAIGHT]
         else:
-            u = philox_uniform(self.key, vid & 0xFFFFFFFF, vid >> 32, hop, _TURN)
-            turn = np.where(
-                u < self.p_left, LEFT, np.where(u < self.p_left + self.p_right, RIGHT, STRAIGHT)
-            )
+            turn = turns(self.key, vid, hop, self.p_left, self.p_right)
             dest = choices[np.arange(turn.size), turn]
         leave = dest < 0
         if leave.any():
@@ -271,8 +225,7 @@ class QueueNetwork:
         if not approaches.size:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         size = self.size[approaches]
-        width = int(size.max())
-        j = np.arange(width)
+        j = np.arange(self.cap)  # whole rings: each row's sum is the same in any batch
         times = self.t_arr[approaches[:, None], (self.head[approaches][:, None] + j) % self.cap]
         here = (j < size[:, None]) & (times <= self.now)
         count = here.sum(axis=1)

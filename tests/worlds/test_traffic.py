@@ -135,7 +135,12 @@ def test_wait_reward_is_the_reduction_of_accumulated_waiting_time():
         horizon=1500.0,
         gamma=1.0,
         policy="random",
-        **{"world.arrivals": "deterministic", "record.transitions": True},
+        **{
+            "world.arrivals": "deterministic",
+            "world.reward": "wait",
+            "world.shared_reward": False,
+            "record.transitions": True,
+        },
     )
     world = _run(scenario, passages=True)
     got = _vehicles(world)
