@@ -266,8 +266,7 @@ class TrafficWorld(World):
     # ------------------------------------------------------------------ messages
     def _halting(self, idx: np.ndarray) -> np.ndarray:
         """[B, 4] halting vehicles at the stop lines of signals ``idx`` now."""
-        count, _ = self.vehicles.waiting(self.grid.approaches_of(idx).ravel())
-        return count.reshape(-1, SIDES)
+        return self.vehicles.halting(self.grid.approaches_of(idx).ravel()).reshape(-1, SIDES)
 
     def _report_all(self) -> None:
         self._report(np.flatnonzero(self.up))
@@ -292,7 +291,7 @@ class TrafficWorld(World):
         obs[showing, phase[showing]] = 1.0
         obs[:, ELAPSED] = self.signals.elapsed(idx, now) / p.max_green
         approaches = self.grid.approaches_of(idx).ravel()
-        halting, _ = self.vehicles.waiting(approaches)
+        halting = self.vehicles.halting(approaches)
         present = self.vehicles.present(approaches)
         obs[:, HALTING] = halting.reshape(b, SIDES) / p.obs_scale
         obs[:, APPROACHING] = (present - halting).reshape(b, SIDES) / p.obs_scale
@@ -382,7 +381,7 @@ class TrafficWorld(World):
         down = np.zeros(fed.shape)
         inside = fed >= 0
         if inside.any():
-            down[inside], _ = self.vehicles.waiting(fed[inside])
+            down[inside] = self.vehicles.halting(fed[inside])
         pseudo = np.zeros((len(agent_idx), OBS_DIM))
         pseudo[:, HALTING], pseudo[:, DOWNSTREAM] = own, down
         return adversarial_choice(phase_pressures(pseudo, self.turns), mask, self.timings)

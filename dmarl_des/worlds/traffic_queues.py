@@ -81,6 +81,8 @@ class QueueNetwork:
         self.t_in = np.zeros((a, capacity))
         self.head = np.zeros(a, dtype=np.int64)
         self.size = np.zeros(a, dtype=np.int64)
+        self.known_here = np.zeros(a, dtype=np.int64)
+        """Leading vehicles of each FIFO known to have reached the stop line (see ``halting``)."""
         self.sources = EntrySources(grid.entry, rates, arrivals, key)
         # statistics
         self.entered = 0
@@ -157,6 +159,7 @@ class QueueNetwork:
                 if not act.size:
                     break
             out.append((act, arrive, cross, self.vid[act, h], self.hop[act, h], self.t_in[act, h]))
+            self.known_here[act] = np.maximum(self.known_here[act] - 1, 0)
             self.earliest[act] = cross + self.headway[act]
             self.head[act] = (h + 1) % cap
             self.size[act] -= 1
@@ -218,18 +221,32 @@ class QueueNetwork:
         self.cap = cap
 
     # ------------------------------------------------------------------ measures (at self.now)
-    def waiting(self, approaches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(halting vehicles, their summed waiting so far) on ``approaches`` now: the vehicles
-        that reached the stop line (arrival <= now) and have not crossed it."""
+    def halting(self, approaches: np.ndarray) -> np.ndarray:
+        """Halting vehicles on ``approaches`` now: the vehicles that reached the stop line
+        (arrival <= now) and have not crossed it — a prefix of each FIFO, counted from where the
+        last count stopped."""
         approaches = np.asarray(approaches, dtype=np.int64)
-        if not approaches.size:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        size = self.size[approaches]
-        j = np.arange(self.cap)  # whole rings: each row's sum is the same in any batch
+        known = self.known_here
+        act = approaches[known[approaches] < self.size[approaches]]
+        while act.size:
+            pos = (self.head[act] + known[act]) % self.cap
+            act = act[self.t_arr[act, pos] <= self.now]
+            known[act] += 1
+            act = act[known[act] < self.size[act]]
+        return known[approaches]
+
+    def waiting(self, approaches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(halting vehicles, their summed waiting so far) on ``approaches`` now."""
+        approaches = np.asarray(approaches, dtype=np.int64)
+        count = self.halting(approaches)
+        width = int(count.max()) if count.size else 0
+        if width == 0:
+            return count, np.zeros(approaches.size)
+        j = np.arange(width)
         times = self.t_arr[approaches[:, None], (self.head[approaches][:, None] + j) % self.cap]
-        here = (j < size[:, None]) & (times <= self.now)
-        count = here.sum(axis=1)
-        waited = (self.now * count - np.where(here, times, 0.0).sum(axis=1)).clip(min=0.0)
+        # summed left to right (cumsum): a row's sum does not depend on the batch it is in
+        summed = np.cumsum(times, axis=1)[np.arange(approaches.size), np.maximum(count - 1, 0)]
+        waited = np.where(count > 0, self.now * count - summed, 0.0).clip(min=0.0)
         return count, waited
 
     def queue_integral(self, approaches: np.ndarray) -> np.ndarray:
@@ -244,8 +261,7 @@ class QueueNetwork:
 
     def summary(self) -> dict[str, float]:
         """Network-wide counts and delays now (see the `traffic` table)."""
-        everyone = np.arange(self.size.size)
-        halting, waited = self.waiting(everyone)
+        halting, waited = self.waiting(np.arange(self.size.size))
         return {
             "entered": self.entered,
             "exited": self.exited,

@@ -254,12 +254,16 @@ class SumoNetwork:
             i, side, hop = nxt, int(opposite(leave)), hop + 1
 
     # ------------------------------------------------------------------ measures
+    def halting(self, approaches: np.ndarray) -> np.ndarray:
+        edge = self.sumo.edge
+        names = [self.in_edge[a] for a in np.asarray(approaches).tolist()]
+        return np.array([edge.getLastStepHaltingNumber(e) for e in names], dtype=np.int64)
+
     def waiting(self, approaches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         edge = self.sumo.edge
         names = [self.in_edge[a] for a in np.asarray(approaches).tolist()]
-        count = np.array([edge.getLastStepHaltingNumber(e) for e in names], dtype=np.int64)
         waited = np.array([edge.getWaitingTime(e) for e in names], dtype=np.float64)
-        return count, waited
+        return self.halting(approaches), waited
 
     def present(self, approaches: np.ndarray) -> np.ndarray:
         edge = self.sumo.edge
