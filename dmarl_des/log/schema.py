@@ -104,6 +104,14 @@ TRAIN = {
     "wall_s": pl.Float64,
 }
 
+CHECKPOINTS = {
+    "run_id": pl.Utf8,
+    "path": pl.Utf8,
+    "digest": pl.Utf8,
+}
+"""One row per checkpoint a study's training run saved: its folder (relative to the study folder)
+and the SHA-256 of its content (``checkpoint_digest``), checked when the study resumes."""
+
 TRANSITIONS = {
     "run_id": pl.Utf8,
     "episode": pl.Int64,
@@ -141,6 +149,7 @@ TABLES: MappingProxyType[str, dict[str, pl.DataType]] = MappingProxyType(
         "network": NETWORK,
         "faults": FAULTS,
         "train": TRAIN,
+        "checkpoints": CHECKPOINTS,
         "transitions": TRANSITIONS,
         "messages": MESSAGES,
     }

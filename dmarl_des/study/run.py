@@ -45,8 +45,9 @@ def run_id_for(scenario: Scenario, checkpoints: dict[str, str] | None = None) ->
     """A stable id: the scenario name and a hash of everything the run's results depend on.
 
     That is the complete, validated scenario, and — when ``policy`` is a checkpoint folder — the
-    checkpoint's content (weights and card), so replacing the weights at the same path gives
-    new run ids (a study then does those runs again instead of reusing the old results).
+    checkpoint's content (weights and card) instead of its path: replacing the weights at the
+    same path gives new run ids (a study then does those runs again instead of reusing the old
+    results), while the same checkpoint read from another path (a moved study folder) keeps them.
     ``checkpoints`` (folder → content digest), when given, is used and filled as a memo, so that
     planning many runs of one checkpoint reads its files once.
     """
@@ -57,7 +58,10 @@ def run_id_for(scenario: Scenario, checkpoints: dict[str, str] | None = None) ->
         memo = {} if checkpoints is None else checkpoints
         if scenario.policy not in memo:
             memo[scenario.policy] = checkpoint_digest(scenario.policy)
-        both = f"{digest}:{memo[scenario.policy]}"
+        canonical = scenario.canonical()
+        canonical["policy"] = "checkpoint"
+        text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+        both = f"{text}:{memo[scenario.policy]}"
         digest = hashlib.sha256(both.encode()).hexdigest()[:16]
     return check_file_name("run id", f"{scenario.name}-{digest}")
 

@@ -27,7 +27,7 @@ from dmarl_des.agent import SimAgent
 from dmarl_des.errors import ConfigError
 from dmarl_des.kernel import DecisionBatcher, RandomStreams
 from dmarl_des.learn.protocol import DecisionEpoch, Learner, Policy, TransitionBatch
-from dmarl_des.log import Recorder
+from dmarl_des.log import EPISODE_METRICS, Metric, Recorder
 from dmarl_des.macro import MacroAction, RewardLedger
 from dmarl_des.net import MessageKind, Network, Topology
 from dmarl_des.scenario import Scenario, WorldParams
@@ -41,6 +41,8 @@ class World(mesa.Model):
     tables: ClassVar[dict[str, dict[str, pl.DataType]]] = {}
     message_kinds: ClassVar[dict[str, MessageKind]] = {}
     """Kinds of messages the world's agents exchange; a world with none has no network."""
+    metrics: ClassVar[tuple[Metric, ...]] = EPISODE_METRICS
+    """What the world's table columns mean (one line, unit, direction); reports quote them."""
     macro_actions: Sequence[MacroAction] = ()
     obs_dim: int = 0
     state_dim: int = 0

@@ -109,7 +109,7 @@ def test_write_report_on_a_hand_made_folder(tmp_path):
     assert row["score"] == pytest.approx((1 + 6 / 11) / 2)
     assert row["breakdown"] == 1.0  # 6/11 < 0.6
     text = (tmp_path / "report" / "report.md").read_text()
-    assert "4 runs ok, 1 failed" in text and "| episodes.team_return | p |" in text
+    assert "| runs | 4 ok, 1 failed (left out) |" in text and "| episodes.team_return | p |" in text
     assert (tmp_path / "report" / "episodes.team_return__p.png").stat().st_size > 1000
 
 
