@@ -37,36 +37,13 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=train_command, on_interrupt="no checkpoint saved, no table written")
 
 
-def checkpoint_card(result: Any, scenario: Any, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The card written beside the weights: what the policy was trained on and how it did."""
-    import polars as pl
-
-    episodes = result.frames["episodes"]
-    evals = episodes.filter(pl.col("phase") == "eval")
-    last = evals if evals.height else episodes.tail(min(10, episodes.height))
-    return {
-        "world": scenario.world.model_dump(mode="json"),
-        "scenario": scenario.name,
-        "overrides": {k: v for k, v in overrides.items()},
-        "seed": scenario.seed,
-        "gamma": scenario.gamma,
-        "episodes": scenario.episodes,
-        "metrics": {
-            "mean_return": float(last["team_return"].mean()),
-            "mean_discounted_return": float(last["discounted_return"].mean()),
-            "success_rate": float(last["success"].mean()),
-            "episodes_measured": last.height,
-            "phase_measured": "eval" if evals.height else "train",
-        },
-    }
-
-
 def train_command(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from dmarl_des.learn.checkpoint import CARD_FILE, WEIGHTS_FILE, save_checkpoint
     from dmarl_des.log import check_file_name, check_output_folder
     from dmarl_des.study import run_scenario
+    from dmarl_des.study.training import checkpoint_card
 
     extra: dict[str, Any] = {"policy": "learner"}
     if args.eval_episodes is not None:
@@ -101,7 +78,7 @@ def train_command(args: argparse.Namespace) -> int:
         )
     assert result.world is not None and result.world.policy is not None
     folder = save_checkpoint(
-        folder, result.world.policy, checkpoint_card(result, scenario, overrides)
+        folder, result.world.policy, checkpoint_card(result.frames, scenario, overrides)
     )
     print_summary(result.frames, out)
     print(f"checkpoint saved to {folder}")

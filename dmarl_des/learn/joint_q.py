@@ -32,7 +32,9 @@ class JointQLearner:
         self.streams = learner_streams(spec.seed)
         self.rng = self.streams.rng
         self.agents = AgentQ(config, spec, device, self.streams)
-        self.epsilon = LinearSchedule(config.eps_start, config.eps_end, config.eps_decay)
+        self.epsilon = LinearSchedule(  # over decisions per agent
+            config.eps_start, config.eps_end, config.eps_decay, spec.n_agents
+        )
         self.replay = EpochReplay(
             config.buffer_size,
             spec.n_agents,
