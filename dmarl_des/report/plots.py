@@ -90,8 +90,11 @@ def plot_curve(
         column, half = ("abs_mean", "abs_half_width") if rate else ("rel_mean", "rel_half_width")
         change = 100.0 * data[column].fill_null(np.nan).to_numpy()
         change_half = 100.0 * np.nan_to_num(data[half].fill_null(np.nan).to_numpy())
+        band = (change - change_half, change + change_half)
+        if rate:  # a change of a share lies within ±100 pp
+            band = (np.clip(band[0], -100.0, 100.0), np.clip(band[1], -100.0, 100.0))
         right.plot(x, change, marker="o", color=colour, linestyle=style, label=label)
-        right.fill_between(x, change - change_half, change + change_half, alpha=0.15, color=colour)
+        right.fill_between(x, *band, alpha=0.15, color=colour)
     unit = " (%)" if rate else ""
     left.set(xlabel=key, ylabel=metric + unit, title=f"mean and {100 * level:g}% CI over seeds")
     right.axhline(0.0, color="grey", linewidth=0.8)

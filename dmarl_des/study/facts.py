@@ -3,8 +3,10 @@ timing, and the metric declarations of its world (written into ``study.json``)."
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from dmarl_des.scenario import Scenario
@@ -107,13 +109,16 @@ def study_facts(
     from dmarl_des.worlds import world_class
 
     first = scenarios[0]
+    file = Path(scenario_file)
+    with contextlib.suppress(ValueError):
+        file = file.resolve().relative_to(Path.cwd())
     try:
         metrics = [m.to_dict() for m in world_class(first.world).metrics]
     except Exception:  # a world the report cannot find still gets a report
         metrics = []
     return {
         "scenario": first.name,
-        "file": scenario_file,
+        "file": file.as_posix(),
         "world": first.world.name,
         "n_agents": _levels([s.n_agents for s in scenarios]),
         "horizon": _levels([s.horizon for s in scenarios]),
