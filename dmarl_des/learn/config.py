@@ -8,26 +8,42 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, field_validator
 
+from dmarl_des.bounds import Real, reject_bool_numbers
 from dmarl_des.errors import ConfigError
 
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
+MAX_WIDTH = 8192
+"""Widest hidden layer of a learner's networks (a square layer of 8192 is 256 MiB of float32)."""
+
+MAX_BUFFER = 10**8
+"""Most transitions a replay buffer holds."""
+
 
 class LearnerConfig(BaseModel):
-    """Fields shared by every built-in learner; each algorithm adds its hyperparameters."""
+    """Fields shared by every built-in learner; each algorithm adds its hyperparameters.
+
+    Numbers are bounded where declared (``dmarl_des.bounds``): reals finite, counts within what
+    the machine holds, widths at most ``MAX_WIDTH``; a bool is never read as a number.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="wrap")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        return reject_bool_numbers(value, handler)
 
     name: str
     params: Literal["shared", "per_agent", "per_group"] = "shared"
     agent_feature: Literal["none", "agent_id", "group"] = "none"
     device: str = "cpu"
     network: Literal["mlp", "gru"] = "mlp"
-    hidden: int = Field(64, gt=0)
-    lr: float = Field(5e-4, gt=0)
-    grad_clip: float = Field(10.0, gt=0)
+    hidden: int = Field(64, gt=0, le=MAX_WIDTH)
+    lr: Real = Field(5e-4, gt=0)
+    grad_clip: Real = Field(10.0, gt=0)
 
     @field_validator("device")
     @classmethod

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from dmarl_des.bounds import Count, Real
 from dmarl_des.errors import ConfigError
 from dmarl_des.learn.act_records import ActRecords
 from dmarl_des.learn.config import LearnerConfig, LearnerSpec
@@ -49,21 +50,21 @@ class IPPOConfig(LearnerConfig):
     """Mac-IPPO hyperparameters."""
 
     name: Literal["ippo"] = "ippo"
-    lr: float = Field(3e-4, gt=0.0)
-    grad_clip: float = Field(0.5, gt=0.0)
-    update_every: int = Field(0, ge=0, description="0: once per episode; K: every K transitions")
+    lr: Real = Field(3e-4, gt=0.0)
+    grad_clip: Real = Field(0.5, gt=0.0)
+    update_every: Count = Field(0, ge=0, description="0: once per episode; K: every K transitions")
     gae_lambda: float = Field(0.95, ge=0.0, le=1.0)
-    clip_coef: float = Field(0.2, gt=0.0)
-    vf_coef: float = Field(0.5, ge=0.0)
-    ent_coef: float = Field(0.01, ge=0.0)
-    epochs: int = Field(4, gt=0)
-    minibatches: int = Field(4, gt=0)
+    clip_coef: Real = Field(0.2, gt=0.0)
+    vf_coef: Real = Field(0.5, ge=0.0)
+    ent_coef: Real = Field(0.01, ge=0.0)
+    epochs: int = Field(4, gt=0, le=10_000)
+    minibatches: Count = Field(4, gt=0)
     normalize_advantage: bool = True
     explore_eps: float = Field(
         0.0, ge=0.0, le=1.0, description="ε of the behaviour (1 − ε)·π + ε·uniform, at the start"
     )
     explore_eps_end: float = Field(0.0, ge=0.0, le=1.0, description="ε at the end of the decay")
-    explore_decay: int = Field(
+    explore_decay: Count = Field(
         0, ge=0, description="exploring decisions per agent (all agents' / N), start to end ε"
     )
     explore_correction: Literal["none", "importance"] = Field(

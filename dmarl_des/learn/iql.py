@@ -25,9 +25,10 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from dmarl_des.bounds import Count, Real
 from dmarl_des.errors import ConfigError
 from dmarl_des.learn.act_records import ActRecords
-from dmarl_des.learn.config import LearnerConfig, LearnerSpec
+from dmarl_des.learn.config import MAX_BUFFER, LearnerConfig, LearnerSpec
 from dmarl_des.learn.masking import masked_argmax
 from dmarl_des.learn.optimism import hysteretic_weights
 from dmarl_des.learn.protocol import DecisionEpoch, TransitionBatch
@@ -42,31 +43,32 @@ class IQLConfig(LearnerConfig):
     """Mac-IQL hyperparameters (counts are transitions unless said otherwise)."""
 
     name: Literal["iql"] = "iql"
-    buffer_size: int = Field(50_000, gt=0)
-    batch_size: int = Field(64, gt=0)
-    learning_starts: int = Field(500, ge=0)
-    train_every: int = Field(4, gt=0)
-    target_every: int = Field(200, gt=0, description="updates between target syncs")
+    buffer_size: int = Field(50_000, gt=0, le=MAX_BUFFER)
+    batch_size: Count = Field(64, gt=0)
+    learning_starts: Count = Field(500, ge=0)
+    train_every: Count = Field(4, gt=0)
+    target_every: Count = Field(200, gt=0, description="updates between target syncs")
     polyak: float = Field(1.0, gt=0.0, le=1.0)
     eps_start: float = Field(1.0, ge=0.0, le=1.0)
     eps_end: float = Field(0.05, ge=0.0, le=1.0)
-    eps_decay: int = Field(
+    eps_decay: Count = Field(
         5_000, ge=0, description="exploring decisions per agent (all agents' / N) from start to end"
     )
     loss: Literal["huber", "mse"] = "huber"
-    huber_delta: float = Field(1.0, gt=0.0)
+    huber_delta: Real = Field(1.0, gt=0.0)
     hysteretic_beta: float = Field(
         1.0, ge=0.0, le=1.0, description="weight of negative TD errors at the start (1 = off)"
     )
     hysteretic_beta_end: float | None = Field(
         None, ge=0.0, le=1.0, description="weight of negative TD errors at the end (None = start)"
     )
-    hysteretic_decay: int = Field(
+    hysteretic_decay: Count = Field(
         0, ge=0, description="exploring decisions per agent over which β moves from start to end"
     )
     trace_len: int = Field(
         0,
         ge=0,
+        le=10_000,
         description="GRU only: train on sequences of this many decisions of one agent (0 = one "
         "step from the stored recurrent state)",
     )

@@ -20,7 +20,7 @@ from pydantic import Field
 from torch import nn
 
 from dmarl_des.errors import ConfigError
-from dmarl_des.learn.config import LearnerSpec
+from dmarl_des.learn.config import MAX_WIDTH, LearnerSpec
 from dmarl_des.learn.joint_q import JointQLearner
 from dmarl_des.learn.joint_replay import conditional_next_q
 from dmarl_des.learn.networks import StackedLinear
@@ -32,8 +32,8 @@ class QMIXConfig(VDNConfig):
     """QMIX hyperparameters: VDN's plus the mixer's sizes."""
 
     name: Literal["qmix"] = "qmix"  # type: ignore[assignment]
-    mixer_embed: int = Field(32, gt=0)
-    hypernet_hidden: int = Field(64, gt=0)
+    mixer_embed: int = Field(32, gt=0, le=MAX_WIDTH)
+    hypernet_hidden: int = Field(64, gt=0, le=MAX_WIDTH)
 
 
 class Mixer(nn.Module):

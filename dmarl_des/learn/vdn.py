@@ -19,7 +19,8 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from dmarl_des.learn.config import LearnerConfig, LearnerSpec
+from dmarl_des.bounds import Count, Real
+from dmarl_des.learn.config import MAX_BUFFER, LearnerConfig, LearnerSpec
 from dmarl_des.learn.joint_q import JointQLearner
 from dmarl_des.learn.joint_replay import conditional_next_q
 from dmarl_des.learn.q_agents import gradient_step, q_metrics, td_loss
@@ -29,19 +30,19 @@ class VDNConfig(LearnerConfig):
     """VDN hyperparameters (buffer and batch counts are joint transitions between epochs)."""
 
     name: Literal["vdn"] = "vdn"
-    buffer_size: int = Field(5_000, gt=1)
-    batch_size: int = Field(32, gt=0)
-    learning_starts: int = Field(64, ge=0)
-    train_every: int = Field(4, gt=0)
-    target_every: int = Field(200, gt=0, description="updates between target syncs")
+    buffer_size: int = Field(5_000, gt=1, le=MAX_BUFFER)
+    batch_size: Count = Field(32, gt=0)
+    learning_starts: Count = Field(64, ge=0)
+    train_every: Count = Field(4, gt=0)
+    target_every: Count = Field(200, gt=0, description="updates between target syncs")
     polyak: float = Field(1.0, gt=0.0, le=1.0)
     eps_start: float = Field(1.0, ge=0.0, le=1.0)
     eps_end: float = Field(0.05, ge=0.0, le=1.0)
-    eps_decay: int = Field(
+    eps_decay: Count = Field(
         5_000, ge=0, description="exploring decisions per agent (all agents' / N) from start to end"
     )
     loss: Literal["huber", "mse"] = "mse"
-    huber_delta: float = Field(1.0, gt=0.0)
+    huber_delta: Real = Field(1.0, gt=0.0)
 
 
 class VDN(JointQLearner):

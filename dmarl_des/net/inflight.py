@@ -45,6 +45,8 @@ class Arrival(NamedTuple):
 _INTS = ("seq", "src", "dst", "size", "attempts", "reason", "entry", "call")
 _CALL = _INTS.index("call")
 _SMALL = 16  # send calls up to this many messages are filed one message at a time
+_FAR_BUCKET = 2.0**62
+"""Largest bucket key: messages due later share it (an int64 key, far past any horizon)."""
 _MIN_DEAD = 16384  # compaction waits until at least this many rows (about 1 MB) are dead
 
 
@@ -160,6 +162,7 @@ class InFlight:
             # computed on whole floats in place: integers this small convert exactly
             q = t / r
             np.ceil(q, out=q)
+            np.minimum(q, _FAR_BUCKET, out=q)  # due past any episode: one far bucket, no overflow
             q += q * r < t  # guard the rounding of t / r: (key - 1) * r < t <= key * r
             q -= (q - 1.0) * r >= t
             keys = q.astype(np.int64)

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from dmarl_des.bounds import Count, Finite, Rate, Real, RealOrInf
 from dmarl_des.errors import ConfigError
 from dmarl_des.scenario.validation import Spec
 
@@ -24,8 +25,8 @@ class TargetSpec(Spec):
     fault stream (at most one of the three)."""
 
     fraction: float = Field(0.0, ge=0.0, le=1.0)
-    count: int = Field(0, ge=0)
-    ids: tuple[int, ...] = ()
+    count: Count = Field(0, ge=0)
+    ids: tuple[Count, ...] = ()
 
     @field_validator("count")
     @classmethod
@@ -62,8 +63,8 @@ class TimingSpec(Spec):
     an exponential time of rate ``rate`` drawn independently for each targeted agent."""
 
     start: Literal["begin", "at", "poisson"] = "begin"
-    at: float = Field(0.0, ge=0.0, allow_inf_nan=False)
-    rate: float = Field(0.0, ge=0.0, allow_inf_nan=False)
+    at: Real = Field(0.0, ge=0.0, allow_inf_nan=False)
+    rate: Rate = Field(0.0, ge=0.0, allow_inf_nan=False)
 
     @field_validator("at")
     @classmethod
@@ -93,7 +94,7 @@ class RecoverSpec(Spec):
 
     enabled: bool = False
     downtime: Literal["constant", "exponential"] = "exponential"
-    mean: float = Field(10.0, gt=0.0, allow_inf_nan=False)
+    mean: Real = Field(10.0, gt=0.0, allow_inf_nan=False)
     keep_params: bool = True
 
 
@@ -112,9 +113,9 @@ class ByzantineSpec(TargetSpec, TimingSpec):
 
     actions: Literal["none", "random", "adversarial"] = "none"
     messages: tuple[MessageAttackName, ...] = ()
-    scale: float = Field(1.0, ge=0.0, allow_inf_nan=False)
-    value: float = Field(0.0, allow_inf_nan=False)
-    lag: int = Field(5, ge=1)
+    scale: Finite = Field(1.0, ge=0.0, allow_inf_nan=False)
+    value: Finite = Field(0.0, allow_inf_nan=False)
+    lag: Count = Field(5, ge=1)
 
     @field_validator("messages", mode="before")
     @classmethod
@@ -130,11 +131,12 @@ class ByzantineSpec(TargetSpec, TimingSpec):
 
 
 class PartitionSpec(Spec):
-    """A network partition into ``groups`` random groups during [at, at + duration)."""
+    """A network partition into ``groups`` random groups during [at, at + duration);
+    ``duration = inf`` (the default) lasts to the end of the episode."""
 
-    groups: int = Field(0, ge=0)
-    at: float = Field(0.0, ge=0.0, allow_inf_nan=False)
-    duration: float = Field(float("inf"), gt=0.0)
+    groups: Count = Field(0, ge=0)
+    at: Real = Field(0.0, ge=0.0, allow_inf_nan=False)
+    duration: RealOrInf = Field(float("inf"), gt=0.0, description="inf = to the episode's end")
 
     @field_validator("groups")
     @classmethod
@@ -148,8 +150,8 @@ class ChurnSpec(Spec):
     """Agents leaving and joining during an episode: two Poisson processes with total rates
     ``leave_rate`` and ``join_rate``; joiners take a free slot and get new ids."""
 
-    leave_rate: float = Field(0.0, ge=0.0, allow_inf_nan=False)
-    join_rate: float = Field(0.0, ge=0.0, allow_inf_nan=False)
+    leave_rate: Rate = Field(0.0, ge=0.0, allow_inf_nan=False)
+    join_rate: Rate = Field(0.0, ge=0.0, allow_inf_nan=False)
 
 
 class BoundSpec(Spec):
@@ -157,8 +159,8 @@ class BoundSpec(Spec):
     ``total`` overall (F-total), at most ``local`` among the in-neighbours of any other agent
     (F-local)."""
 
-    total: int | None = Field(None, ge=0)
-    local: int | None = Field(None, ge=0)
+    total: Count | None = Field(None, ge=0)
+    local: Count | None = Field(None, ge=0)
 
 
 class FaultSpec(Spec):
@@ -169,7 +171,7 @@ class FaultSpec(Spec):
     omission: OmissionSpec = OmissionSpec()
     byzantine: ByzantineSpec = ByzantineSpec()
     partition: PartitionSpec = PartitionSpec()
-    cut_links: tuple[tuple[int, int], ...] = ()
+    cut_links: tuple[tuple[Count, Count], ...] = ()
     churn: ChurnSpec = ChurnSpec()
     bound: BoundSpec = BoundSpec()
 
@@ -197,6 +199,17 @@ class FaultSpec(Spec):
                 "faults.*.ids", sorted(seen), f"at most faults.bound.total = {total} ids"
             )
         return self
+
+    def network_fields(self) -> list[str]:
+        """The keys set here that act on messages (a world without a network cannot take them)."""
+        needs = {
+            "faults.omission": self.omission.targets_any,
+            "faults.byzantine.messages": self.byzantine.targets_any
+            and bool(self.byzantine.messages),
+            "faults.cut_links": bool(self.cut_links),
+            "faults.partition.groups": self.partition.groups > 0,
+        }
+        return [field for field, needed in needs.items() if needed]
 
     def check(self, n_agents: int) -> None:
         """Raise ConfigError when an explicit agent id or link does not exist among ``n_agents``."""

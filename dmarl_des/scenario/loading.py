@@ -27,8 +27,19 @@ def load_scenario_module(path: str | Path) -> ModuleType:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        sys.modules.pop(name, None)
+        where = f"{exc.filename or file}, line {exc.lineno}"
+        raise ConfigError(
+            "scenario", str(path), f"a valid Python file ({where}: {exc.msg})"
+        ) from None
+    except BaseException:
+        sys.modules.pop(name, None)  # a failed import is retried, never half-cached
+        raise
     if not callable(getattr(module, "scenario", None)):
+        sys.modules.pop(name, None)
         raise ConfigError(
             "scenario", str(path), "a file defining scenario(**overrides) -> Scenario"
         )

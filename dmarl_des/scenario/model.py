@@ -10,12 +10,17 @@ from typing import Any
 
 from pydantic import BaseModel, Field, SerializeAsAny, field_validator, model_validator
 
+from dmarl_des.bounds import MAX_EPISODES, Count, Period, Real
 from dmarl_des.errors import ConfigError
+from dmarl_des.scenario.budget import check_memory, check_steps
 from dmarl_des.scenario.faults import FaultSpec
 from dmarl_des.scenario.net import NetSpec
 from dmarl_des.scenario.validation import Spec, validated
 
 POLICY_KINDS = ("random", "scripted", "learner")
+
+MAX_NAME_LENGTH = 128
+"""Longest scenario name (it starts every file name of the run)."""
 
 
 class WorldParams(Spec):
@@ -25,6 +30,16 @@ class WorldParams(Spec):
 
     def check(self, scenario: Scenario) -> None:
         """Raise ConfigError when these parameters do not fit the rest of the scenario."""
+
+    def bytes_per_agent(self, scenario: Scenario) -> float:
+        """Memory one agent of this world holds beyond the framework's own (bytes, an upper
+        estimate; world-wide state such as a map may be spread over the agents). Default 0."""
+        return 0.0
+
+    def links_per_agent(self, scenario: Scenario) -> float:
+        """Mean directed links per agent of the graph this world builds itself (topology kind
+        ``world`` or ``proximity``); not asked for the static kinds. Default 0 (no graph)."""
+        return 0.0
 
 
 class RecordSpec(Spec):
@@ -41,21 +56,39 @@ LearnerParams = BaseModel
 class Scenario(Spec):
     """Everything that defines a run; same scenario and seed give identical tables."""
 
-    name: str = "scenario"
+    name: str = Field("scenario", description="names the run's files: no path separators")
     seed: int = Field(0, ge=0, lt=2**63)
-    episodes: int = Field(1, ge=1)
-    eval_episodes: int = Field(0, ge=0, description="greedy episodes after training")
-    horizon: float = Field(100.0, gt=0.0, description="simulated time per episode")
-    max_decisions: int | None = Field(None, ge=1, description="decisions per episode, all agents")
+    episodes: Count = Field(1, ge=1, le=MAX_EPISODES)
+    eval_episodes: Count = Field(
+        0, ge=0, le=MAX_EPISODES, description="greedy episodes after training"
+    )
+    horizon: Real = Field(100.0, gt=0.0, description="simulated time per episode")
+    max_decisions: Count | None = Field(None, ge=1, description="decisions per episode, all agents")
     gamma: float = Field(0.99, gt=0.0, le=1.0)
-    decision_period: float = Field(0.0, ge=0.0, description="control tick; 0 = exact instants")
-    n_agents: int = Field(2, ge=1)
+    decision_period: Period = Field(0.0, ge=0.0, description="control tick; 0 = exact instants")
+    n_agents: Count = Field(2, ge=1)
     policy: str = "random"
     world: SerializeAsAny[WorldParams]
     learner: SerializeAsAny[BaseModel] | None = None
     net: NetSpec = NetSpec()
     faults: FaultSpec = FaultSpec()
     record: RecordSpec = RecordSpec()
+
+    @field_validator("name")
+    @classmethod
+    def _file_name(cls, value: str) -> str:
+        if (
+            not value
+            or value in (".", "..")
+            or any(c in value for c in "/\\")
+            or not value.isprintable()
+            or len(value) > MAX_NAME_LENGTH
+        ):
+            raise ValueError(
+                f"a non-empty name without path separators or control characters, "
+                f"at most {MAX_NAME_LENGTH} characters (not '.' or '..')"
+            )
+        return value
 
     @field_validator("policy")
     @classmethod
@@ -77,6 +110,9 @@ class Scenario(Spec):
             )
         self.world.check(self)
         self.faults.check(self.n_agents)
+        self.net.topology.check(self.n_agents)
+        check_steps(self)
+        check_memory(self)
         return self
 
     # ----------------------------------------------------------------- construction helpers
@@ -95,7 +131,7 @@ class Scenario(Spec):
         if self.learner is not None:
             sections["learner"] = type(self.learner)
         for key, value in changes.items():
-            _assign(data, key, value)
+            _assign(data, key, value, self)
         for name, model in sections.items():
             data[name] = validated(model, data[name], prefix=name)
         if data.get("learner") is not None and not isinstance(data["learner"], BaseModel):
@@ -120,10 +156,15 @@ class Scenario(Spec):
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _assign(data: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``data[a][b][c] = value`` for ``key == "a.b.c"``; unknown keys are ConfigErrors."""
+def _assign(data: dict[str, Any], key: str, value: Any, model: BaseModel) -> None:
+    """Set ``data[a][b][c] = value`` for ``key == "a.b.c"``; unknown keys are ConfigErrors.
+
+    A mapping given for a section of ``model`` (``{"world": {"dim": 2}}``) is merged into it key by
+    key, exactly as the dotted keys ``world.dim`` would be: the section's other keys are kept.
+    """
     parts = key.split(".")
     node: Any = data
+    section: Any = model
     for depth, part in enumerate(parts):
         here = ".".join(parts[: depth + 1])
         if isinstance(node, BaseModel):
@@ -135,7 +176,12 @@ def _assign(data: dict[str, Any], key: str, value: Any) -> None:
             if here == "learner":
                 known += " (learner: choose one with --learner NAME or learner.name)"
             raise ConfigError(f"unknown key {here!r}", value, f"known keys here: {known}")
+        section = getattr(section, part, None)
         if depth == len(parts) - 1:
+            if isinstance(value, Mapping) and isinstance(section, BaseModel):
+                for sub, sub_value in value.items():
+                    _assign(data, f"{key}.{sub}", sub_value, model)
+                return
             if part == "name" and parts[0] in ("world",) and value != node[part]:
                 raise ConfigError(key, value, f"{node[part]!r} (the scenario's world)")
             node[part] = value

@@ -4,15 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
+from dmarl_des.bounds import reject_bool_numbers
 from dmarl_des.errors import ConfigError
 
 
 class Spec(BaseModel):
-    """Base of every scenario section: unknown keys are errors, instances are immutable."""
+    """Base of every scenario section: unknown keys are errors, instances are immutable, and a
+    bool is never read as a number (``True`` for an int or float field is an error)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    @field_validator("*", mode="wrap")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        return reject_bool_numbers(value, handler)
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> str:

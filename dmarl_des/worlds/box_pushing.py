@@ -35,11 +35,13 @@ import simpy
 from pydantic import Field
 
 from dmarl_des.agent import SimAgent
+from dmarl_des.bounds import Real
 from dmarl_des.errors import ConfigError
 from dmarl_des.kernel.batcher import FLUSH_PRIORITY
 from dmarl_des.log import EPISODE_METRICS, Metric, declare_metrics
 from dmarl_des.macro import MacroAction
 from dmarl_des.scenario import Scenario, WorldParams
+from dmarl_des.scenario.budget import check_duration
 from dmarl_des.world import World
 
 TICK_PRIORITY = FLUSH_PRIORITY + 1
@@ -67,10 +69,10 @@ class BoxPushingParams(WorldParams):
 
     name: Literal["box_pushing"] = "box_pushing"
     grid_size: int = Field(8, ge=4, le=30, description="N of the N×N grid (4, 6 or even >= 8)")
-    big_box_reward: float = 300.0
-    small_box_reward: float = 20.0
-    penalty: float = -10.0
-    step_cost: float = -0.1
+    big_box_reward: Real = 300.0
+    small_box_reward: Real = 20.0
+    penalty: Real = -10.0
+    step_cost: Real = -0.1
     random_start: bool = False
 
     def check(self, scenario: Scenario) -> None:
@@ -79,6 +81,10 @@ class BoxPushingParams(WorldParams):
             raise ConfigError("world.grid_size", n, "4, 6 or an even number from 8 to 30")
         if scenario.n_agents != 2:
             raise ConfigError("n_agents", scenario.n_agents, "2 (Box Pushing is a two-agent task)")
+        check_duration("horizon", scenario.horizon, 1.0, scenario.horizon)  # one tick per unit
+        on_messages = scenario.faults.network_fields()
+        if on_messages:
+            raise ConfigError(on_messages[0], "set", "nothing: this world exchanges no messages")
 
 
 class BoxPushingWorld(World):

@@ -46,12 +46,14 @@ import simpy
 from pydantic import Field, field_validator
 
 from dmarl_des.agent import SimAgent
+from dmarl_des.bounds import Count, Period, Real, RealOrInf
 from dmarl_des.errors import ConfigError
 from dmarl_des.kernel.batcher import FLUSH_PRIORITY
 from dmarl_des.log import EPISODE_METRICS, Metric, declare_metrics
 from dmarl_des.net import MessageKind, Topology, ring
 from dmarl_des.robust import RULES, AggregationRule, make_aggregator
 from dmarl_des.scenario import Scenario, WorldParams
+from dmarl_des.scenario.budget import links_per_agent
 from dmarl_des.world import World
 
 ROUND_LOG_PRIORITY = FLUSH_PRIORITY + 1
@@ -94,7 +96,7 @@ class ConsensusParams(WorldParams):
 
     name: Literal["consensus"] = "consensus"
     dim: int = Field(1, ge=1, le=4096, description="dimension of each agent's value")
-    period: float = Field(1.0, gt=0.0, allow_inf_nan=False, description="gossip period P")
+    period: Period = Field(1.0, gt=0.0, allow_inf_nan=False, description="gossip period P")
     weights: Literal["uniform", "metropolis"] = Field(
         "uniform", description="W of the `weights` update: 1/(deg_i+1) or Metropolis–Hastings"
     )
@@ -102,12 +104,12 @@ class ConsensusParams(WorldParams):
         "uniform", description="initial values: uniform in [0, 1) or standard normal"
     )
     aggregator: str = Field("weights", description="weights | " + " | ".join(RULES))
-    aggregator_f: int = Field(1, ge=0, description="f of wmsr and krum")
-    aggregator_b: int = Field(1, ge=0, description="b of trimmed_mean")
-    aggregator_tau: float | Literal["auto"] = Field(
+    aggregator_f: Count = Field(1, ge=0, description="f of wmsr and krum")
+    aggregator_b: Count = Field(1, ge=0, description="b of trimmed_mean")
+    aggregator_tau: RealOrInf | Literal["auto"] = Field(
         "auto", description="tau of clipped_gossip (> 0, inf, or auto)"
     )
-    target_disagreement: float = Field(
+    target_disagreement: Real = Field(
         0.1, gt=0.0, description="success: final disagreement below this"
     )
 
@@ -137,7 +139,18 @@ class ConsensusParams(WorldParams):
         }.get(self.aggregator, {})
         return make_aggregator(self.aggregator, **params)
 
+    def bytes_per_agent(self, scenario: Scenario) -> float:
+        # the value and its copies (8 B a component), and a value received on each link
+        return 64.0 * self.dim + 32.0 * self.dim * links_per_agent(scenario)
+
+    def links_per_agent(self, scenario: Scenario) -> float:
+        return float(min(2 * DEFAULT_RING_K, scenario.n_agents - 1))  # kind world: a ring
+
     def check(self, scenario: Scenario) -> None:
+        on_positions = scenario.net.position_fields()
+        if on_positions:
+            field, value = next(iter(on_positions.items()))
+            raise ConfigError(field, value, "a setting that needs no positions (agents have none)")
         if self.period >= scenario.horizon:
             raise ConfigError(
                 "world.period", self.period, f"a period < horizon ({scenario.horizon})"

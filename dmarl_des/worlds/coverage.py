@@ -46,11 +46,13 @@ from pydantic import Field
 from simpy.events import URGENT
 
 from dmarl_des.agent import SimAgent
+from dmarl_des.bounds import Period, Real
 from dmarl_des.errors import ConfigError
 from dmarl_des.kernel.batcher import FLUSH_PRIORITY
 from dmarl_des.log import EPISODE_METRICS, Metric, declare_metrics
 from dmarl_des.net import MessageKind, ProximityTopology, Topology
 from dmarl_des.scenario import Scenario, WorldParams
+from dmarl_des.scenario.budget import check_duration
 from dmarl_des.world import World
 from dmarl_des.worlds.coverage_grid import CoverageGrid
 from dmarl_des.worlds.coverage_memory import PointMemory
@@ -109,26 +111,26 @@ class CoverageParams(WorldParams):
     """
 
     name: Literal["coverage"] = "coverage"
-    size: float | None = Field(None, gt=0.0, description="side of the square area (None: auto)")
-    spacing: float = Field(40.0, gt=0.0, description="size=None: each UAV has spacing² of area")
+    size: Real | None = Field(None, gt=0.0, description="side of the square area (None: auto)")
+    spacing: Real = Field(40.0, gt=0.0, description="size=None: each UAV has spacing² of area")
     cells: int | None = Field(None, ge=1, le=MAX_CELLS, description="cells per side (None: auto)")
-    sensor_radius: float = Field(5.0, gt=0.0, description="footprint radius of a sensing")
-    step: float = Field(10.0, gt=0.0, description="distance of the compass waypoints")
-    speed: float = Field(10.0, gt=0.0, description="nominal flight speed")
+    sensor_radius: Real = Field(5.0, gt=0.0, description="footprint radius of a sensing")
+    step: Real = Field(10.0, gt=0.0, description="distance of the compass waypoints")
+    speed: Real = Field(10.0, gt=0.0, description="nominal flight speed")
     speed_jitter: float = Field(0.25, ge=0.0, lt=1.0, description="per-UAV speed factor spread")
-    hover_time: float = Field(0.5, gt=0.0, description="duration of the hover macro-action")
-    radio_range: float = Field(50.0, gt=0.0, description="proximity radius (topology 'world')")
-    topology_period: float = Field(1.0, gt=0.0, description="proximity graph refresh period")
+    hover_time: Period = Field(0.5, gt=0.0, description="duration of the hover macro-action")
+    radio_range: Real = Field(50.0, gt=0.0, description="proximity radius (topology 'world')")
+    topology_period: Period = Field(1.0, gt=0.0, description="proximity graph refresh period")
     memory: int = Field(32, ge=1, le=4096, description="received reports a UAV remembers")
     trail: int = Field(8, ge=1, le=4096, description="own arrival points a UAV remembers")
     start: Literal["cluster", "uniform"] = "cluster"
-    cluster_spacing: float = Field(
+    cluster_spacing: Real = Field(
         20.0, gt=0.0, description="cluster start: a disc at the centre with spacing² per UAV"
     )
     target: float = Field(0.9, gt=0.0, le=1.0, description="covered fraction counted a success")
     stop_at_target: bool = Field(False, description="end the episode when the target is reached")
     reward: Literal["fraction", "area", "cells"] = "fraction"
-    record_every: float = Field(10.0, gt=0.0, description="period of `coverage` table rows")
+    record_every: Period = Field(10.0, gt=0.0, description="period of `coverage` table rows")
     state_grid: int = Field(4, ge=1, le=64, description="blocks per side of the global state map")
 
     def side(self, n_agents: int) -> float:
@@ -141,8 +143,29 @@ class CoverageParams(WorldParams):
             return self.cells
         return max(1, math.ceil(self.side(n_agents) * CELLS_PER_RADIUS / self.sensor_radius))
 
+    def bytes_per_agent(self, scenario: Scenario) -> float:
+        n = scenario.n_agents
+        cells = self.cells_per_side(n)
+        # remembered points (2 float64 each), the UAV's arrays, its share of the map (5 B a cell)
+        return 16.0 * (self.memory + self.trail) + 256.0 + 5.0 * cells * cells / n
+
+    def links_per_agent(self, scenario: Scenario) -> float:
+        n = scenario.n_agents
+        kind = scenario.net.topology.kind
+        radius = self.radio_range if kind == "world" else scenario.net.topology.radius
+        density = n / self.side(n) ** 2
+        if self.start == "cluster":  # the densest moment: the start disc
+            density = max(density, 1.0 / self.cluster_spacing**2)
+        return min(n - 1.0, math.pi * radius * radius * density)
+
     def check(self, scenario: Scenario) -> None:
         side = self.side(scenario.n_agents)
+        if self.cells is None:  # compare before rounding: a tiny radius makes it overflow
+            raw = side * CELLS_PER_RADIUS / self.sensor_radius
+            if not raw <= MAX_CELLS:
+                raise ConfigError(
+                    "world.cells", raw, f"at most {MAX_CELLS} cells per side (or a larger radius)"
+                )
         cells = self.cells_per_side(scenario.n_agents)
         if self.step > side:
             raise ConfigError("world.step", self.step, f"a distance <= the area's side ({side:g})")
@@ -150,6 +173,9 @@ class CoverageParams(WorldParams):
             raise ConfigError(
                 "world.cells", cells, f"at most {MAX_CELLS} cells per side (or a larger radius)"
             )
+        # the nominal flight of the fastest UAV (a flight clipped at the border may be shorter)
+        flight = self.step / (self.speed * (1.0 + self.speed_jitter))
+        check_duration("world.speed", self.speed, flight, scenario.horizon)
         if self.state_grid > cells:
             raise ConfigError("world.state_grid", self.state_grid, f"at most {cells} (the cells)")
         if self.sensor_radius * cells / side > MAX_FOOTPRINT_REACH:

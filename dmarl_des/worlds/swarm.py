@@ -16,8 +16,11 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
+from dmarl_des.bounds import Count, Real
+from dmarl_des.errors import ConfigError
 from dmarl_des.net import MessageKind, Topology, ring
-from dmarl_des.scenario import WorldParams
+from dmarl_des.scenario import Scenario, WorldParams
+from dmarl_des.scenario.budget import check_duration, links_per_agent
 from dmarl_des.world import World
 
 STATE_SIZE = 4
@@ -27,12 +30,30 @@ class SwarmParams(WorldParams):
     """`world.*` keys of the swarm."""
 
     name: Literal["swarm"] = "swarm"
-    obs_size: int = Field(32, ge=2 * STATE_SIZE)
-    n_macro: int = Field(8, ge=1)
-    base_duration: float = Field(1.0, gt=0.0)
+    obs_size: int = Field(32, ge=2 * STATE_SIZE, le=2**16)
+    n_macro: int = Field(8, ge=1, le=4096)
+    base_duration: Real = Field(1.0, gt=0.0)
     spread: float = Field(0.5, ge=0.0, lt=2.0)
     lockstep: bool = False
-    ring_k: int = Field(4, ge=1, description="neighbours on each side when net.topology.kind=world")
+    ring_k: Count = Field(
+        4, ge=1, description="neighbours on each side when net.topology.kind=world"
+    )
+
+    def bytes_per_agent(self, scenario: Scenario) -> float:
+        # state, received sums and observations (float32), one state message per link
+        return 8.0 * self.obs_size + 64.0 * links_per_agent(scenario)
+
+    def links_per_agent(self, scenario: Scenario) -> float:
+        return 2.0 * self.ring_k  # kind world: a ring (building it allocates 2·k per agent)
+
+    def check(self, scenario: Scenario) -> None:
+        on_positions = scenario.net.position_fields()
+        if on_positions:
+            field, value = next(iter(on_positions.items()))
+            raise ConfigError(field, value, "a setting that needs no positions (agents have none)")
+        # the shortest macro-action: the fastest agent (speed factor 0.8) doing the shortest one
+        shortest = self.base_duration * (1.0 if self.lockstep else 0.8 * (1.0 - self.spread / 2))
+        check_duration("world.base_duration", self.base_duration, shortest, scenario.horizon)
 
 
 class SwarmWorld(World):

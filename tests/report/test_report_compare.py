@@ -180,9 +180,7 @@ def _hand_made_study(root):
             "policies": ["scripted", "models/x"],
             "learner": None,
             "faults": ["crash: a swept share of the agents, at an exponential time of rate 0.1"],
-            "metrics": [
-                Metric("episodes.team_return", "work done by the team", "units").to_dict()
-            ],
+            "metrics": [Metric("episodes.team_return", "work done by the team", "units").to_dict()],
         },
     }
     (root / "study.json").write_text(json.dumps(description))

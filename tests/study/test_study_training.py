@@ -138,4 +138,6 @@ def test_cli_trains_once_per_condition_with_train_flags(tmp_path, capsys):
     assert "2 training runs, then 4 runs" in printed
     assert "trained world.crash_fraction=0.5 − trained world.crash_fraction=0 (paired)" in printed
     description = (out / "study.json").read_text()
-    assert '"learner.hidden": 8' in description and "--train world.crash_fraction=0,0.5" in description
+    assert (
+        '"learner.hidden": 8' in description and "--train world.crash_fraction=0,0.5" in description
+    )
