@@ -1,14 +1,23 @@
-"""Training throughput of Mac-IQL and Mac-IPPO in agent-transitions per second: per-agent vs shared.
+"""Training throughput in agent-transitions per second, per-agent vs shared, and the consensus mixing step.
 
 Run: ``python benchmarks/bench_training_throughput.py`` (``--quick`` for shorter timings,
-``--device cuda`` on a machine with a GPU). A synthetic stream stands in for the simulator: at every
-tick all N agents decide in one batched ``act`` (exploring), the tick's squeezed transitions arrive
-as one ``TransitionBatch`` (``observe``), and the learner updates ``while ready()`` — the calls and
-cadence the world makes, without the world's own cost. Observations are 30 floats and there are
-9 macro-actions (the sizes of the coverage world); episodes last 25 ticks. Default
-hyperparameters throughout (Mac-IQL: one minibatch of 64 per 4 transitions; Mac-IPPO: one update
-per episode, 4 epochs × 4 minibatches). Prints transitions/s for both parameter modes and the ratio
-per-agent / shared.
+``--device cuda`` on a machine with a GPU, ``--clock process`` to count this process's CPU time
+instead of wall time on a machine shared with other jobs). A synthetic stream stands in for the
+simulator: at every tick all N agents decide in one batched ``act`` (exploring), the tick's
+squeezed transitions arrive as one ``TransitionBatch`` (``observe``), and the learner updates
+``while ready()`` — the calls and cadence the world makes, without the world's own cost.
+Observations are 30 floats and there are 9 macro-actions (the sizes of the coverage world);
+episodes last 25 ticks; MLP 64 × 64. Learners, default hyperparameters unless named:
+
+- Mac-IQL: one pooled replay, a minibatch of 64 per 4 stored transitions;
+- Mac-IQL ``replay = per_agent``: each agent its own replay; one update per 4 transitions of each
+  agent trains every agent on 64 of its own (the same 16 replayed rows per stored transition);
+- Mac-IPPO: one update per episode, 4 epochs × 4 minibatches.
+
+Then one consensus mixing round ``θ_i ← Σ_j C_ij θ_j`` over stacked per-agent parameters (8
+neighbours on a ring lattice over a random order of the agents, Metropolis weights, F parameters
+per agent; median time of a round): the CSR sparse product of ``dmarl_des.learn.mixing`` against
+gathering neighbours' rows and summing them with ``index_add``.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -25,10 +35,16 @@ import torch
 from dmarl_des.errors import ConfigError
 from dmarl_des.learn import TransitionBatch, learner_config, make_learner
 from dmarl_des.learn.config import resolve_device
+from dmarl_des.learn.mixing import metropolis_weights, mix, mixing_matrix
 
 OBS_DIM = 30
 N_ACTIONS = 9
 EPISODE_TICKS = 25
+LEARNERS = {  # label -> (learner name, hyperparameters besides the parameter mode)
+    "Mac-IQL": ("iql", {}),
+    "Mac-IQL replay=per_agent": ("iql", {"replay": "per_agent"}),
+    "Mac-IPPO": ("ippo", {}),
+}
 
 
 def synthetic_stream(n_agents: int, rng: np.random.Generator):
@@ -41,9 +57,17 @@ def synthetic_stream(n_agents: int, rng: np.random.Generator):
         episode += 1
 
 
-def measure(learner_name: str, mode: str, n_agents: int, seconds: float, device: str) -> dict:
+def measure(
+    learner_name: str,
+    settings: dict,
+    mode: str,
+    n_agents: int,
+    seconds: float,
+    device: str,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict:
     """Transitions/s and updates/s of one learner, parameter mode and swarm size."""
-    config = learner_config(learner_name, {"params": mode, "device": device})
+    config = learner_config(learner_name, {**settings, "params": mode, "device": device})
     learner = make_learner(
         config, obs_dim=OBS_DIM, n_actions=N_ACTIONS, n_agents=n_agents, gamma=0.99, seed=1
     )
@@ -94,16 +118,77 @@ def measure(learner_name: str, mode: str, n_agents: int, seconds: float, device:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     counts.update(transitions=0, updates=0)
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < seconds or counts["updates"] == 0:
+    t0 = clock()
+    while clock() - t0 < seconds or counts["updates"] == 0:
         tick()
     if device.startswith("cuda"):
         torch.cuda.synchronize()
-    wall = time.perf_counter() - t0
+    elapsed = clock() - t0
     return {
-        "rate": counts["transitions"] / wall,
-        "updates_s": counts["updates"] / wall,
-        "wall": wall,
+        "rate": counts["transitions"] / elapsed,
+        "updates_s": counts["updates"] / elapsed,
+        "seconds": elapsed,
+    }
+
+
+def shuffled_ring(n: int, degree: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """CSR neighbourhoods of an undirected ring lattice (each agent hears the ``degree`` nearest
+    others around the ring) over a random order of the agents: neighbours' rows lie anywhere in
+    memory, as in a swarm whose agent ids say nothing about where agents are."""
+    degree = min(degree, n - 1)
+    offsets = np.array([k for j in range(1, degree // 2 + 1) for k in (-j, j)][:degree])
+    order = rng.permutation(n)  # agent at ring position p
+    position = np.argsort(order)
+    around = order[(position[:, None] + offsets[None, :]) % n]  # [agent, neighbour]
+    indices = np.sort(around, axis=1)
+    return np.arange(0, n * degree + 1, degree), indices.reshape(-1)
+
+
+def index_add_mix(
+    theta: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """The same round without a sparse matrix: gather every neighbour's row, weight it, add it
+    to its receiver (self weights included as entries)."""
+    out = torch.zeros_like(theta)
+    return out.index_add_(0, rows, theta.index_select(0, cols) * weights[:, None])
+
+
+def time_call(fn: Callable[[], object], seconds: float, clock: Callable[[], float]) -> float:
+    """Seconds per call: the median of repeated calls for ``seconds`` (after one warm-up)."""
+    fn()
+    times: list[float] = []
+    start = clock()
+    while clock() - start < seconds or len(times) < 3:
+        t0 = clock()
+        fn()
+        times.append(clock() - t0)
+    return float(np.median(times))
+
+
+def mixing_row(n: int, n_params: int, seconds: float, device: str, clock) -> dict:
+    """Milliseconds per consensus round over ``n`` agents: CSR product vs index_add."""
+    indptr, indices = shuffled_ring(n, 8, np.random.default_rng(0))
+    weights = metropolis_weights(indptr, indices)
+    matrix = mixing_matrix(indptr, indices, weights, device=device)
+    coo = matrix.to_sparse_coo().coalesce()
+    rows, cols = coo.indices()
+    values = coo.values()
+    theta = torch.randn(n, n_params, generator=torch.Generator().manual_seed(0)).to(device)
+    torch.testing.assert_close(mix(matrix, theta), index_add_mix(theta, rows, cols, values))
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+
+    def csr() -> None:
+        mix(matrix, theta)
+        sync()
+
+    def gathered() -> None:
+        index_add_mix(theta, rows, cols, values)
+        sync()
+
+    return {
+        "degree": len(indices) // n,
+        "csr_ms": 1e3 * time_call(csr, seconds, clock),
+        "index_add_ms": 1e3 * time_call(gathered, seconds, clock),
     }
 
 
@@ -113,6 +198,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="timed seconds per config")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument(
+        "--clock", choices=("wall", "process"), default="wall", help="wall time or CPU time"
+    )
+    parser.add_argument("--sizes", default="10,100,1000", help="swarm sizes N")
+    parser.add_argument("--mix-params", type=int, default=10_000, help="F of the mixing round")
     args = parser.parse_args()
     try:
         resolve_device(args.device)
@@ -120,23 +210,43 @@ def main() -> None:
         raise SystemExit(f"--device: {error}") from None
     torch.set_num_threads(args.threads)
     seconds = 1.0 if args.quick else args.seconds
-    print(f"device {args.device}, torch threads {args.threads}, {seconds:g} s per configuration")
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
+    sizes = [int(n) for n in args.sizes.split(",")]
+    print(
+        f"device {args.device}, torch threads {args.threads}, {seconds:g} s per configuration, "
+        f"{args.clock} clock"
+    )
     header = (
-        f"{'learner':<8}{'N':>6}{'shared tr/s':>14}{'per_agent tr/s':>16}"
+        f"{'learner':<26}{'N':>6}{'shared tr/s':>14}{'per_agent tr/s':>16}"
         f"{'per_agent/shared':>18}{'upd/s shared':>14}{'upd/s per_agent':>17}"
     )
     print(header)
     print("-" * len(header))
-    for name in ("iql", "ippo"):
-        for n in (10, 100, 1000):
-            shared = measure(name, "shared", n, seconds, args.device)
-            own = measure(name, "per_agent", n, seconds, args.device)
+    for label, (name, settings) in LEARNERS.items():
+        for n in sizes:
+            shared = measure(name, settings, "shared", n, seconds, args.device, clock)
+            own = measure(name, settings, "per_agent", n, seconds, args.device, clock)
             print(
-                f"{name:<8}{n:>6}{shared['rate']:>14,.0f}{own['rate']:>16,.0f}"
+                f"{label:<26}{n:>6}{shared['rate']:>14,.0f}{own['rate']:>16,.0f}"
                 f"{own['rate'] / shared['rate']:>18.2f}"
                 f"{shared['updates_s']:>14,.1f}{own['updates_s']:>17,.1f}",
                 flush=True,
             )
+    print()
+    print(f"consensus mixing round over per-agent parameters (F = {args.mix_params:,} per agent)")
+    header = (
+        f"{'N':>6}{'degree':>8}{'CSR ms':>10}{'index_add ms':>14}{'index_add/CSR':>15}"
+        f"{'N / CSR round (agents/s)':>26}"
+    )
+    print(header)
+    print("-" * len(header))
+    for n in sizes:
+        row = mixing_row(n, args.mix_params, min(seconds, 2.0), args.device, clock)
+        print(
+            f"{n:>6}{row['degree']:>8}{row['csr_ms']:>10.2f}{row['index_add_ms']:>14.2f}"
+            f"{row['index_add_ms'] / row['csr_ms']:>15.1f}{n / row['csr_ms'] * 1e3:>26,.0f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -33,9 +33,9 @@ from dmarl_des.errors import ConfigError
 from dmarl_des.learn.act_records import ActRecords
 from dmarl_des.learn.config import LearnerConfig, LearnerSpec
 from dmarl_des.learn.masking import check_decision_batch, mask_logits, masked_argmax
-from dmarl_des.learn.networks import AgentNet, HiddenState, hidden_sizes
+from dmarl_des.learn.networks import AgentNet, GatheredSets, HiddenState, hidden_sizes, select_sets
 from dmarl_des.learn.optimism import hysteretic_weights, leaky_advantage
-from dmarl_des.learn.params import build_layout, clip_grad_per_set
+from dmarl_des.learn.params import build_layout
 from dmarl_des.learn.protocol import DecisionEpoch, TransitionBatch
 from dmarl_des.learn.sampling import (
     LinearSchedule,
@@ -44,6 +44,7 @@ from dmarl_des.learn.sampling import (
     sample_masked,
 )
 from dmarl_des.learn.seeding import learner_streams
+from dmarl_des.learn.stacked_adam import StackedAdam, load_optimizers, step_sets
 
 
 class IPPOConfig(LearnerConfig):
@@ -149,8 +150,9 @@ class IPPO:
         ).to(device)
         with torch.no_grad():  # near-uniform initial policy
             self.net.head.weight[:, :, : spec.n_actions].mul_(0.01)
+        self.optimizer = StackedAdam(self.net.flat, lr=config.lr, eps=1e-5)
         self.critic = None  # critic = "state": V(world state, agent id), trained centrally
-        params = list(self.net.parameters())
+        self.critic_optimizer = None
         if config.critic == "state":
             if spec.state_dim < 1:
                 raise ConfigError("learner.critic", "state", "a world with a global state")
@@ -163,9 +165,8 @@ class IPPO:
                 n_sets=1,
                 generator=self.streams.init,
             ).to(device)
-            params += list(self.critic.parameters())
+            self.critic_optimizer = StackedAdam(self.critic.flat, lr=config.lr, eps=1e-5)
             self.epoch_states: dict[int, tuple[list[float], list[np.ndarray]]] = {}
-        self.optimizer = torch.optim.Adam(params, lr=config.lr, eps=1e-5)
         h = self.net.state_size
         self.hidden = HiddenState(spec.n_agents, h, device)
         self.records = ActRecords(
@@ -181,11 +182,14 @@ class IPPO:
         self.decisions = 0  # exploring decisions taken (drives ε)
 
     # -- acting -----------------------------------------------------------------------------
-    def _forward(self, obs, agent_idx, h, plan=None):
-        """(logits [B, A], values [B], next recurrent state) for tensor rows."""
-        if plan is None:
-            plan = self.layout.plan(agent_idx)
-        out, h_next = self.net(self.layout.inputs(obs, agent_idx), plan, h)
+    def _forward(self, obs, agent_idx, h, plan=None, sets: GatheredSets | None = None):
+        """(logits [B, A], values [B], next recurrent state) for tensor rows, with the whole net
+        or with the parameter sets gathered for these rows."""
+        x = self.layout.inputs(obs, agent_idx)
+        if sets is not None:
+            out, h_next = sets(x, h)
+        else:
+            out, h_next = self.net(x, self.layout.plan(agent_idx) if plan is None else plan, h)
         return out[:, :-1], out[:, -1], h_next
 
     def act(
@@ -289,10 +293,13 @@ class IPPO:
             out[rows] = np.stack(states)[np.maximum(at, 0)]
         return out
 
-    def _state_value(self, state: torch.Tensor, agent: torch.Tensor) -> torch.Tensor:
-        """V(s, i) of the centralized critic: world state plus the one-hot agent index."""
+    def _state_value(
+        self, state: torch.Tensor, agent: torch.Tensor, critic: GatheredSets | None = None
+    ) -> torch.Tensor:
+        """V(s, i) of the centralized critic: world state plus the one-hot agent index (with the
+        critic's parameters gathered for training, if given)."""
         x = torch.cat([state, torch.nn.functional.one_hot(agent, self.spec.n_agents).float()], 1)
-        return self.critic(x, None)[0][:, 0]
+        return (self.critic(x, None) if critic is None else critic(x))[0][:, 0]
 
     def _value(self, obs, agent, h, state, plan) -> torch.Tensor:
         """V of the rows: the trunk's value head, or V(s, i) of the state critic."""
@@ -354,11 +361,14 @@ class IPPO:
         for _ in range(cfg.epochs):
             for mb_np in np.array_split(self.rng.permutation(n), min(cfg.minibatches, n)):
                 mb = torch.from_numpy(mb_np).to(self.device)
+                agent = t["agent"][mb]
+                sets = self.net.gather(self.layout.select(agent))  # the minibatch's agents only
                 logits, v, _ = self._forward(
-                    t["obs"][mb], t["agent"][mb], None if h is None else h[mb]
+                    t["obs"][mb], agent, None if h is None else h[mb], sets=sets
                 )
                 if self.critic is not None:
-                    v = self._state_value(t["state"][mb], t["agent"][mb])
+                    critic = self.critic.gather(select_sets(agent, 1))  # one set
+                    v = self._state_value(t["state"][mb], agent, critic)
                 logp_all = torch.log_softmax(mask_logits(logits, t["mask"][mb]), dim=-1)
                 logp = logp_all.gather(1, t["action"][mb].unsqueeze(1)).squeeze(1)
                 entropy = -(logp_all.exp() * logp_all).sum(dim=1).mean()
@@ -379,12 +389,10 @@ class IPPO:
                     squared = hysteretic_weights(value_error.detach(), cfg.value_beta) * squared
                 value_loss = 0.5 * squared.mean()
                 loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
-                self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                grad_norm = clip_grad_per_set(
-                    self.net.parameters(), cfg.grad_clip, self.layout.n_sets
-                )
-                self.optimizer.step()
+                grad_norm = step_sets(self.optimizer, sets, cfg.grad_clip)
+                if self.critic is not None:  # the critic's gradient is not clipped
+                    step_sets(self.critic_optimizer, critic, None)
                 with torch.no_grad():
                     sums["loss"] += float(loss)
                     sums["policy_loss"] += float(policy_loss)
@@ -400,12 +408,14 @@ class IPPO:
     # -- persistence --------------------------------------------------------------------------
     def state_dict(self) -> dict:
         nets = {"net": self.net.state_dict()}
+        optimizer = {"net": self.optimizer.state_dict()}
         if self.critic is not None:
             nets["critic"] = self.critic.state_dict()
+            optimizer["critic"] = self.critic_optimizer.state_dict()
         return {
             "algorithm": "ippo",
             "nets": nets,
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": optimizer,
             "counters": {"updates": self.updates, "decisions": self.decisions},
         }
 
@@ -413,6 +423,9 @@ class IPPO:
         self.net.load_state_dict(state["nets"]["net"])
         if self.critic is not None:
             self.critic.load_state_dict(state["nets"]["critic"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        optimizers = {"net": self.optimizer}
+        if self.critic is not None:
+            optimizers["critic"] = self.critic_optimizer
+        load_optimizers(optimizers, state["optimizer"], [2 * len(self.net.maps)])
         self.updates = int(state["counters"]["updates"])
         self.decisions = int(state["counters"].get("decisions", 0))

@@ -5,11 +5,16 @@ Each agent's macro-transition (o, m, r_c, o', τ) trains its own Q (own paramete
     y = r_c + γ^τ · Q_target(o', argmax_{m' ∈ mask'} Q(o', m'))      (y = r_c at a true terminal)
     loss = Huber(Q(o, m) − y)
 
-A horizon cut (done, not terminal) bootstraps. Replay is a numpy ring buffer; exploration is
-ε-greedy with ε linear in the number of exploring decisions; one update every ``train_every``
-stored transitions once ``learning_starts`` are stored; the target net is synced every
-``target_every`` updates (Polyak rate ``polyak``; 1 = copy). Optional hysteretic updates (off by
-default) weight rows with a negative TD error y − Q by β, β linear over exploring decisions.
+A horizon cut (done, not terminal) bootstraps. Replay (``replay = pooled``) is one numpy ring
+buffer of all agents' transitions: minibatches of ``batch_size`` drawn uniformly, one update every
+``train_every`` stored transitions once ``learning_starts`` are stored. With ``replay = per_agent``
+each agent keeps its own ring buffer and an update trains every agent with data on ``batch_size``
+of its own transitions, one update per ``train_every`` stored transitions of each such agent.
+An update trains only the parameter sets its minibatch touches (`StackedAdam`: the others'
+parameters and optimizer state do not move). Exploration is ε-greedy with ε linear in the
+number of exploring decisions; the target net is synced every ``target_every`` updates (Polyak
+rate ``polyak``; 1 = copy). Optional hysteretic updates (off by default) weight rows with a
+negative TD error y − Q by β, β linear over exploring decisions.
 
 With a GRU and ``trace_len = L > 0`` (sequence replay, as in Dec-HDDRQN), a minibatch holds
 segments of up to L consecutive decisions of one agent in one episode; the cell runs along each
@@ -28,8 +33,10 @@ from pydantic import Field
 from dmarl_des.bounds import Count, Real
 from dmarl_des.errors import ConfigError
 from dmarl_des.learn.act_records import ActRecords
+from dmarl_des.learn.agent_replay import AgentReplay
 from dmarl_des.learn.config import MAX_BUFFER, LearnerConfig, LearnerSpec
 from dmarl_des.learn.masking import masked_argmax
+from dmarl_des.learn.networks import GatheredSets
 from dmarl_des.learn.optimism import hysteretic_weights
 from dmarl_des.learn.protocol import DecisionEpoch, TransitionBatch
 from dmarl_des.learn.q_agents import AgentQ, gradient_step, q_metrics, td_loss
@@ -37,12 +44,18 @@ from dmarl_des.learn.replay import ReplayBuffer
 from dmarl_des.learn.sampling import LinearSchedule
 from dmarl_des.learn.seeding import learner_streams
 from dmarl_des.learn.sequence_replay import SequenceReplay
+from dmarl_des.learn.stacked_adam import StackedAdam
 
 
 class IQLConfig(LearnerConfig):
     """Mac-IQL hyperparameters (counts are transitions unless said otherwise)."""
 
     name: Literal["iql"] = "iql"
+    replay: Literal["pooled", "per_agent"] = Field(
+        "pooled",
+        description="one buffer of all agents' transitions, or one buffer per agent (its own "
+        "buffer_size / n_agents transitions; batch_size and train_every then count per agent)",
+    )
     buffer_size: int = Field(50_000, gt=0, le=MAX_BUFFER)
     batch_size: Count = Field(64, gt=0)
     learning_starts: Count = Field(500, ge=0)
@@ -100,13 +113,15 @@ class IQL:
             raise ConfigError(
                 "learner.trace_len", config.trace_len, "0 unless learner.network is 'gru'"
             )
+        if config.trace_len and config.replay == "per_agent":
+            raise ConfigError("learner.replay", config.replay, "'pooled' when trace_len > 0")
         self.config = config
         self.spec = spec
         self.device = device
         self.streams = learner_streams(spec.seed)
         self.rng = self.streams.rng
         self.agents = AgentQ(config, spec, device, self.streams)
-        self.optimizer = torch.optim.Adam(self.agents.online.parameters(), lr=config.lr)
+        self.optimizer = StackedAdam(self.agents.online.flat, lr=config.lr)
         per = spec.n_agents  # schedules count decisions per agent
         self.epsilon = LinearSchedule(config.eps_start, config.eps_end, config.eps_decay, per)
         beta_end = config.hysteretic_beta_end
@@ -129,16 +144,19 @@ class IQL:
         }
         if h:
             columns |= {"h": ((h,), np.float32), "h_next": ((h,), np.float32)}
-        self.replay: ReplayBuffer | SequenceReplay
+        self.replay: ReplayBuffer | SequenceReplay | AgentReplay
         if config.trace_len:
             del columns["agent"]  # the sequence replay keeps the agent with its links
             self.replay = SequenceReplay(config.buffer_size, columns, spec.n_agents)
+        elif config.replay == "per_agent":
+            capacity = max(1, config.buffer_size // spec.n_agents)
+            self.replay = AgentReplay(spec.n_agents, capacity, columns)
         else:
             self.replay = ReplayBuffer(config.buffer_size, columns)
         self.records = ActRecords(spec.n_agents, d, {"h": (h,), "h_next": (h,)}) if h else None
         self.decisions = 0  # exploring decisions taken (drives ε)
         self.updates = 0
-        self._credit = 0  # transitions stored since the last update
+        self._credit = 0  # transitions stored since the last update (once learning started)
 
     # -- acting -----------------------------------------------------------------------------
     def act(
@@ -184,48 +202,55 @@ class IQL:
     def end_episode(self, episode: int) -> None:
         """Nothing to do: updates follow the transition count."""
 
+    def _update_cost(self) -> int:
+        """Stored transitions per update: ``train_every``, or ``train_every`` per agent with
+        data when each agent has its own replay (every update trains each of them)."""
+        if isinstance(self.replay, AgentReplay):
+            return self.config.train_every * self.replay.n_agents_with_data
+        return self.config.train_every
+
     def ready(self) -> bool:
-        enough = len(self.replay) >= max(self.config.learning_starts, self.config.batch_size)
-        return enough and self._credit >= self.config.train_every
+        cfg = self.config
+        if isinstance(self.replay, AgentReplay):
+            enough = len(self.replay) >= max(cfg.learning_starts, 1)
+        else:
+            enough = len(self.replay) >= max(cfg.learning_starts, cfg.batch_size)
+        return enough and self._credit >= self._update_cost()
 
     # -- learning -----------------------------------------------------------------------------
     def update(self) -> dict[str, float]:
         cfg = self.config
         if len(self.replay) == 0:
             raise RuntimeError("IQL.update() called with no transitions; check ready() first")
-        self._credit = max(0, self._credit - cfg.train_every)
+        self._credit = max(0, self._credit - self._update_cost())
         if isinstance(self.replay, SequenceReplay):
-            q_taken, target = self._sequence_targets()
+            q_taken, target, online = self._sequence_targets()
         else:
-            q_taken, target = self._step_targets()
-        agents = self.agents
+            q_taken, target, online = self._step_targets()
         beta = self.beta(self.decisions)
         weights = None if beta >= 1.0 else hysteretic_weights(target - q_taken.detach(), beta)
         loss = td_loss(q_taken, target, cfg.loss, cfg.huber_delta, weights)
-        grad_norm = gradient_step(self.optimizer, loss, agents, cfg.grad_clip)
+        grad_norm = gradient_step(self.optimizer, loss, online, cfg.grad_clip)
         self.updates += 1
         if self.updates % cfg.target_every == 0:
-            agents.sync_target(cfg.polyak)
+            self.agents.sync_target(cfg.polyak)
         return q_metrics(loss, q_taken, q_taken.shape[0], grad_norm, self.epsilon(self.decisions))
 
     def _batch(self, sample: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         return {k: torch.from_numpy(v).to(self.device) for k, v in sample.items()}
 
-    def _step_targets(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Q(o, m) and its double-Q target for a minibatch of single transitions."""
+    def _step_targets(self) -> tuple[torch.Tensor, torch.Tensor, GatheredSets]:
+        """Q(o, m), its double-Q target, and the online parameter sets they train, for a
+        minibatch of single transitions (``batch_size`` of each agent with per-agent replay)."""
         b = self._batch(self.replay.sample(self.config.batch_size, self.rng))
         agents = self.agents
-        plan = agents.layout.plan(b["agent"])
-        q_all, _ = agents.q_values(agents.online, b["obs"], b["agent"], b.get("h"), plan)
+        online, target_net = agents.gather(b["agent"])  # only the sets of the sampled agents
+        q_all, _ = agents.q_values(online, b["obs"], b["agent"], b.get("h"))
         q_taken = q_all.gather(1, b["action"].unsqueeze(1)).squeeze(1)
         with torch.no_grad():
             h_next = b.get("h_next")
-            q_next_online, _ = agents.q_values(
-                agents.online, b["obs_next"], b["agent"], h_next, plan
-            )
-            q_next_target, _ = agents.q_values(
-                agents.target, b["obs_next"], b["agent"], h_next, plan
-            )
+            q_next_online, _ = agents.q_values(online, b["obs_next"], b["agent"], h_next)
+            q_next_target, _ = agents.q_values(target_net, b["obs_next"], b["agent"], h_next)
             target = double_q_target(
                 b["reward"],
                 b["discount"],
@@ -234,22 +259,23 @@ class IQL:
                 q_next_target,
                 b["mask_next"],
             )
-        return q_taken, target
+        return q_taken, target, online
 
-    def _sequence_targets(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Q(o_k, m_k) and double-Q targets along sampled segments (valid steps only)."""
+    def _sequence_targets(self) -> tuple[torch.Tensor, torch.Tensor, GatheredSets]:
+        """Q(o_k, m_k), double-Q targets along sampled segments (valid steps only), and the
+        online parameter sets they train."""
         cfg = self.config
         b = self._batch(self.replay.sample(cfg.batch_size, cfg.trace_len, self.rng))
         agents = self.agents
         agent = b["agent"][:, 0]
-        plan = agents.layout.plan(agent)
+        online, target_net = agents.gather(agent)  # only the sets of the sampled agents
         h0 = b["h"][:, 0]
         inputs = torch.cat([b["obs"][:, :1], b["obs_next"]], dim=1)  # o_0, o'_0, …, o'_{L-1}
         valid = b["valid"]
-        q = agents.q_sequence(agents.online, inputs, agent, h0, plan)
+        q = agents.q_sequence(online, inputs, agent, h0)
         q_taken = q[:, :-1].gather(2, b["action"].unsqueeze(2)).squeeze(2)[valid]
         with torch.no_grad():
-            q_next_target = agents.q_sequence(agents.target, inputs, agent, h0, plan)[:, 1:]
+            q_next_target = agents.q_sequence(target_net, inputs, agent, h0)[:, 1:]
             target = double_q_target(
                 b["reward"][valid],
                 b["discount"][valid],
@@ -258,7 +284,7 @@ class IQL:
                 q_next_target[valid],
                 b["mask_next"][valid],
             )
-        return q_taken, target
+        return q_taken, target, online
 
     # -- persistence --------------------------------------------------------------------------
     def state_dict(self) -> dict:

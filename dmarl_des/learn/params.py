@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from dmarl_des.errors import ConfigError
-from dmarl_des.learn.networks import SetPlan, plan_sets
+from dmarl_des.learn.networks import SetPlan, SetSelection, plan_sets, select_sets
 
 PARAM_MODES = ("shared", "per_agent", "per_group")
 AGENT_FEATURES = ("none", "agent_id", "group")
@@ -51,6 +51,10 @@ class ParamLayout:
         if self.n_sets == 1:
             return None
         return plan_sets(self.set_of_agent[agent_idx], self.n_sets)
+
+    def select(self, agent_idx: torch.Tensor) -> SetSelection:
+        """The parameter sets that rows of agents ``agent_idx`` touch (what an update trains)."""
+        return select_sets(self.set_of_agent[agent_idx], self.n_sets)
 
 
 def build_layout(
@@ -97,7 +101,7 @@ def clip_grad_per_set(params: Iterable[torch.Tensor], max_norm: float, n_sets: i
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return 0.0
-    sq = torch.stack([g.pow(2).reshape(n_sets, -1).sum(dim=1) for g in grads]).sum(dim=0)
+    sq = sum(torch.linalg.vector_norm(g.reshape(n_sets, -1), dim=1).square() for g in grads)
     norms = sq.sqrt()
     scale = (max_norm / (norms + 1e-6)).clamp(max=1.0)
     for g in grads:

@@ -15,10 +15,11 @@ import torch
 
 from dmarl_des.learn.config import LearnerConfig, LearnerSpec
 from dmarl_des.learn.masking import check_decision_batch
-from dmarl_des.learn.networks import AgentNet, HiddenState, SetPlan, hidden_sizes
+from dmarl_des.learn.networks import AgentNet, GatheredSets, HiddenState, SetPlan, hidden_sizes
 from dmarl_des.learn.params import ParamLayout, build_layout, clip_grad_per_set
 from dmarl_des.learn.sampling import epsilon_greedy
 from dmarl_des.learn.seeding import LearnerStreams
+from dmarl_des.learn.stacked_adam import StackedAdam, step_sets
 
 
 def td_loss(
@@ -39,20 +40,22 @@ def td_loss(
 
 
 def gradient_step(
-    optimizer: torch.optim.Optimizer,
+    optimizer: StackedAdam,
     loss: torch.Tensor,
-    agents: AgentQ,
+    online: GatheredSets,
     grad_clip: float,
-    mixer: torch.nn.Module | None = None,
+    mixer: tuple[torch.nn.Module, torch.optim.Optimizer] | None = None,
 ) -> float:
-    """One optimizer step on ``loss``, each agent's parameter set (and ``mixer``, as one set)
-    clipped to ``grad_clip``; returns the gradient norm before clipping."""
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    norm = clip_grad_per_set(agents.online.parameters(), grad_clip, agents.layout.n_sets)
+    """One optimizer step on ``loss`` for the agents' parameter sets gathered in ``online`` (each
+    set clipped to ``grad_clip``; the sets not gathered do not move) and, with a ``mixer`` (net,
+    optimizer), for the mixer as one more set; returns the gradient norm before clipping."""
     if mixer is not None:
-        norm = float(np.hypot(norm, clip_grad_per_set(mixer.parameters(), grad_clip, 1)))
-    optimizer.step()
+        mixer[1].zero_grad(set_to_none=True)
+    loss.backward()
+    norm = step_sets(optimizer, online, grad_clip)
+    if mixer is not None:
+        norm = float(np.hypot(norm, clip_grad_per_set(mixer[0].parameters(), grad_clip, 1)))
+        mixer[1].step()
     return norm
 
 
@@ -101,22 +104,30 @@ class AgentQ:
         # the recurrent state each agent's latest decision started from (joint learners store it)
         self.decision_state = torch.zeros(spec.n_agents, self.state_size, device=device)
 
+    def gather(self, agent_idx: torch.Tensor) -> tuple[GatheredSets, GatheredSets]:
+        """The online (trainable) and target parameters of the sets that rows of agents
+        ``agent_idx`` use: all that an update on those rows reads and trains."""
+        online = self.online.gather(self.layout.select(agent_idx))
+        return online, online.of(self.target)
+
     def q_values(
         self,
-        net: AgentNet,
+        net: AgentNet | GatheredSets,
         obs: torch.Tensor,
         agent_idx: torch.Tensor,
         h: torch.Tensor | None,
         plan: SetPlan | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Q-values [B, A] and next recurrent state of rows ``obs`` of agents ``agent_idx``."""
-        if plan is None:
-            plan = self.layout.plan(agent_idx)
-        return net(self.layout.inputs(obs, agent_idx), plan, h)
+        """Q-values [B, A] and next recurrent state of rows ``obs`` of agents ``agent_idx``, with
+        a whole net or with sets gathered for these rows."""
+        x = self.layout.inputs(obs, agent_idx)
+        if isinstance(net, GatheredSets):
+            return net(x, h)
+        return net(x, self.layout.plan(agent_idx) if plan is None else plan, h)
 
     def q_sequence(
         self,
-        net: AgentNet,
+        net: AgentNet | GatheredSets,
         obs: torch.Tensor,
         agent_idx: torch.Tensor,
         h0: torch.Tensor | None,
@@ -124,7 +135,7 @@ class AgentQ:
     ) -> torch.Tensor:
         """Q-values [B, T, A] along sequences ``obs`` [B, T, D] of agents ``agent_idx`` [B], the
         recurrent state carried from step to step from ``h0`` [B, H] (zeros when None)."""
-        if plan is None:
+        if plan is None and not isinstance(net, GatheredSets):
             plan = self.layout.plan(agent_idx)
         h = h0
         steps = []

@@ -13,7 +13,7 @@ Agents not alive (or without an action yet) enter the mixer with q_i = 0.
 from __future__ import annotations
 
 import copy
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import Field
@@ -85,24 +85,23 @@ class QMIX(JointQLearner):
             self.streams.init,
         ).to(device)
         self.target_mixer = copy.deepcopy(self.mixer).requires_grad_(False)
-        self.optimizer = torch.optim.Adam(
-            [*self.agents.online.parameters(), *self.mixer.parameters()], lr=config.lr
-        )
+        self.mixer_optimizer = torch.optim.Adam(self.mixer.parameters(), lr=config.lr)
 
     def update(self) -> dict[str, float]:
         cfg = self.config
         b = self._take_credit()
-        agents, batch = self.agents, cfg.batch_size
+        batch = cfg.batch_size
+        online, target_net = self._gather(batch)
         active = b["alive"] & (b["action"] >= 0)
-        q_taken = self._joint_q(agents.online, b["obs"], b.get("h")).gather(
+        q_taken = self._joint_q(online, b["obs"], b.get("h")).gather(
             -1, b["action"].clamp(min=0).unsqueeze(-1)
         )
         q_tot = self.mixer(q_taken.squeeze(-1) * active, b["state"])
         with torch.no_grad():
             h_next = b.get("h_next")
             q_next = conditional_next_q(
-                self._joint_q(agents.online, b["obs_next"], h_next),
-                self._joint_q(agents.target, b["obs_next"], h_next),
+                self._joint_q(online, b["obs_next"], h_next),
+                self._joint_q(target_net, b["obs_next"], h_next),
                 b["mask_next"],
                 b["action_next"],
                 b["deciding_next"],
@@ -111,10 +110,11 @@ class QMIX(JointQLearner):
             next_tot = self.target_mixer(q_next * active_next, b["state_next"])
             target = b["reward"] + b["discount"] * torch.where(b["terminal"], 0.0, next_tot)
         loss = td_loss(q_tot, target, cfg.loss, cfg.huber_delta)
-        grad_norm = gradient_step(self.optimizer, loss, agents, cfg.grad_clip, self.mixer)
+        mixer = (self.mixer, self.mixer_optimizer)
+        grad_norm = gradient_step(self.optimizer, loss, online, cfg.grad_clip, mixer)
         self.updates += 1
         if self.updates % cfg.target_every == 0:
-            agents.sync_target(cfg.polyak)
+            self.agents.sync_target(cfg.polyak)
             with torch.no_grad():
                 for tgt, src in zip(
                     self.target_mixer.parameters(), self.mixer.parameters(), strict=True
@@ -124,3 +124,6 @@ class QMIX(JointQLearner):
 
     def _extra_nets(self) -> dict[str, torch.nn.Module]:
         return {"mixer": self.mixer, "target_mixer": self.target_mixer}
+
+    def _optimizers(self) -> dict[str, Any]:
+        return {"agents": self.optimizer, "mixer": self.mixer_optimizer}

@@ -20,7 +20,7 @@ import torch
 from pydantic import Field
 
 from dmarl_des.bounds import Count, Real
-from dmarl_des.learn.config import MAX_BUFFER, LearnerConfig, LearnerSpec
+from dmarl_des.learn.config import MAX_BUFFER, LearnerConfig
 from dmarl_des.learn.joint_q import JointQLearner
 from dmarl_des.learn.joint_replay import conditional_next_q
 from dmarl_des.learn.q_agents import gradient_step, q_metrics, td_loss
@@ -50,24 +50,21 @@ class VDN(JointQLearner):
 
     algorithm = "vdn"
 
-    def __init__(self, config: VDNConfig, spec: LearnerSpec, device: torch.device) -> None:
-        super().__init__(config, spec, device)
-        self.optimizer = torch.optim.Adam(self.agents.online.parameters(), lr=config.lr)
-
     def update(self) -> dict[str, float]:
         cfg = self.config
         b = self._take_credit()
-        agents, batch = self.agents, cfg.batch_size
+        batch = cfg.batch_size
+        online, target_net = self._gather(batch)
         active = b["alive"] & (b["action"] >= 0)
-        q_taken = self._joint_q(agents.online, b["obs"], b.get("h")).gather(
+        q_taken = self._joint_q(online, b["obs"], b.get("h")).gather(
             -1, b["action"].clamp(min=0).unsqueeze(-1)
         )
         q_tot = (q_taken.squeeze(-1) * active).sum(dim=1)
         with torch.no_grad():
             h_next = b.get("h_next")
             q_next = conditional_next_q(
-                self._joint_q(agents.online, b["obs_next"], h_next),
-                self._joint_q(agents.target, b["obs_next"], h_next),
+                self._joint_q(online, b["obs_next"], h_next),
+                self._joint_q(target_net, b["obs_next"], h_next),
                 b["mask_next"],
                 b["action_next"],
                 b["deciding_next"],
@@ -76,8 +73,8 @@ class VDN(JointQLearner):
             bootstrap = torch.where(b["terminal"], 0.0, (q_next * active_next).sum(dim=1))
             target = b["reward"] + b["discount"] * bootstrap
         loss = td_loss(q_tot, target, cfg.loss, cfg.huber_delta)
-        grad_norm = gradient_step(self.optimizer, loss, agents, cfg.grad_clip)
+        grad_norm = gradient_step(self.optimizer, loss, online, cfg.grad_clip)
         self.updates += 1
         if self.updates % cfg.target_every == 0:
-            agents.sync_target(cfg.polyak)
+            self.agents.sync_target(cfg.polyak)
         return q_metrics(loss, q_tot, batch, grad_norm, self.epsilon(self.decisions))

@@ -146,6 +146,43 @@ def test_rewriting_a_checkpoint_leaves_no_temporary_files(tmp_path):
     assert set(library_versions()) >= {"python", "torch", "numpy", "pydantic", "dmarl_des"}
 
 
+@pytest.mark.parametrize(
+    ("name", "extra", "agents", "other"),
+    [
+        ("iql", {"params": "per_agent"}, "online", None),
+        ("ippo", {"critic": "state"}, "net", "critic"),
+        ("qmix", {"network": "gru"}, "online", "mixer"),
+    ],
+)
+def test_an_optimizer_state_over_per_layer_tensors_still_loads(name, extra, agents, other):
+    # checkpoints may hold one torch.optim.Adam over every trained per-layer tensor, in order
+    learner = _trained(name, extra)
+    nets = learner.state_dict()["nets"]
+    groups = [list(nets[agents].values())] + ([list(nets[other].values())] if other else [])
+    tensors = [t.clone().requires_grad_() for group in groups for t in group]
+    reference = torch.optim.Adam(tensors, lr=1e-3)
+    for _ in range(2):
+        for t in tensors:
+            t.grad = torch.randn_like(t)
+        reference.step()
+    state = {**learner.state_dict(), "optimizer": reference.state_dict()}
+    loaded = _trained(name, extra)
+    loaded.load_state_dict(state)
+    n_sets = nets[agents][next(iter(nets[agents]))].shape[0]
+    expected = torch.cat(
+        [reference.state[t]["exp_avg_sq"].reshape(n_sets, -1) for t in tensors[: len(groups[0])]],
+        dim=1,
+    )
+    torch.testing.assert_close(loaded.optimizer.exp_avg_sq, expected, rtol=0, atol=0)
+    assert loaded.optimizer.steps.tolist() == [2.0] * n_sets
+    if other == "mixer":
+        first = reference.state[tensors[len(groups[0])]]["exp_avg"]
+        own = loaded.mixer_optimizer.state_dict()["state"][0]["exp_avg"]
+        torch.testing.assert_close(own, first, rtol=0, atol=0)
+    elif other == "critic":
+        assert loaded.critic_optimizer.steps.tolist() == [2.0]
+
+
 # ---------------------------------------------------------------- damaged or hostile checkpoints
 
 

@@ -72,3 +72,75 @@ def test_mlp_policy_batched_inference_serves_any_agent_mix():
         policy.act(obs[i : i + 1], np.array([i]), mask[:1], explore=False)[0] for i in range(100)
     ]
     np.testing.assert_array_equal(batched, one_by_one)
+
+
+def _per_agent_updates(device, replay):
+    from dmarl_des.learn import TransitionBatch
+
+    learner = make_learner(
+        learner_config(
+            "iql",
+            {"params": "per_agent", "replay": replay, "learning_starts": 0, "batch_size": 8},
+        ),
+        obs_dim=5,
+        n_actions=4,
+        n_agents=6,
+        gamma=0.9,
+        seed=1,
+        device=device,
+    )
+    rng = np.random.default_rng(3)
+    mask = np.ones((6, 4), bool)
+    for _ in range(5):
+        obs = rng.normal(size=(6, 5)).astype(np.float32)
+        learner.observe(
+            TransitionBatch(
+                agent_idx=np.arange(6),
+                obs=obs,
+                action=learner.act(obs, np.arange(6), mask),
+                mask=mask,
+                reward=rng.normal(size=6),
+                obs_next=rng.normal(size=(6, 5)).astype(np.float32),
+                mask_next=mask,
+                tau=np.ones(6),
+                done=np.zeros(6, bool),
+                terminal=np.zeros(6, bool),
+                t_start=np.zeros(6),
+                t_end=np.ones(6),
+            )
+        )
+        while learner.ready():
+            learner.update()
+    return learner
+
+
+@pytest.mark.parametrize("replay", ["pooled", "per_agent"])
+def test_per_agent_training_state_lives_on_the_learner_device(replay):
+    learner = _per_agent_updates("cpu", replay)
+    assert learner.optimizer.steps.sum() > 0
+    for tensor in learner.optimizer.state_dict().values():
+        assert tensor.device.type == "cpu"
+
+
+@cuda
+@pytest.mark.parametrize("replay", ["pooled", "per_agent"])
+def test_per_agent_training_on_cuda_matches_the_cpu(replay):
+    cpu, gpu = (_per_agent_updates(d, replay) for d in ("cpu", "cuda"))
+    assert gpu.agents.online.flat.device.type == "cuda"
+    assert gpu.optimizer.exp_avg.device.type == "cuda"
+    torch.testing.assert_close(gpu.optimizer.steps.cpu(), cpu.optimizer.steps)
+    torch.testing.assert_close(
+        gpu.agents.online.flat.detach().cpu(), cpu.agents.online.flat.detach(), rtol=1e-4, atol=1e-5
+    )
+
+
+@cuda
+def test_mixing_on_cuda_matches_the_cpu():
+    from dmarl_des.learn.mixing import metropolis_weights, mix, mixing_matrix
+
+    indptr, indices = np.array([0, 2, 4, 6]), np.array([1, 2, 0, 2, 0, 1])
+    weights = metropolis_weights(indptr, indices)
+    theta = torch.randn(3, 50)
+    on_cpu = mix(mixing_matrix(indptr, indices, weights), theta)
+    on_gpu = mix(mixing_matrix(indptr, indices, weights, device="cuda"), theta.cuda())
+    torch.testing.assert_close(on_gpu.cpu(), on_cpu)

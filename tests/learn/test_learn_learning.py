@@ -38,6 +38,20 @@ CHAIN_LEARNERS = [
             "network": "gru",
         },
     ),
+    (
+        "iql",
+        {
+            "hidden": 32,
+            "lr": 3e-3,
+            "learning_starts": 64,
+            "train_every": 1,  # per agent: each agent's 16 own rows per own transition
+            "eps_decay": 800,
+            "target_every": 20,
+            "batch_size": 16,
+            "params": "per_agent",
+            "replay": "per_agent",
+        },
+    ),
     ("ippo", {"hidden": 32, "lr": 3e-3, "epochs": 4, "minibatches": 2, "params": "per_agent"}),
 ]
 

@@ -234,3 +234,52 @@ def test_agent_id_feature_distinguishes_agents_under_shared_parameters():
 def test_bad_parameter_layouts_are_config_errors(mode, feature, groups):
     with pytest.raises(ConfigError, match="groups|params"):
         build_layout(mode, feature, N_AGENTS, groups, torch.device("cpu"))
+
+
+def test_mlp_policy_shared_dense_path_acts_like_the_stacked_net_of_any_mode():
+    from dmarl_des.learn import MLPPolicy
+
+    shared = MLPPolicy(5, 4, (8, 8), params_mode="shared", n_agents=6, seed=2)
+    per_agent = MLPPolicy(5, 4, (8, 8), params_mode="per_agent", n_agents=6, seed=2)
+    state = {k: v.expand(6, *v.shape[1:]).clone() for k, v in shared.net.state_dict().items()}
+    per_agent.load_state_dict({"net": state})
+    rng = np.random.default_rng(4)
+    obs = rng.normal(size=(9, 5)).astype(np.float32)
+    idx = rng.integers(0, 6, 9)
+    mask = np.ones((9, 4), bool)
+    logits, _ = shared.net(torch.from_numpy(obs), None)
+    greedy = shared.act(obs, idx, mask, explore=False)
+    np.testing.assert_array_equal(greedy, logits.argmax(dim=1).numpy())
+    np.testing.assert_array_equal(per_agent.act(obs, idx, mask, explore=False), greedy)
+    np.testing.assert_array_equal(per_agent.act(obs, idx, mask), shared.act(obs, idx, mask))
+
+
+def test_layer_views_read_and_write_the_parameter_matrix():
+    net = AgentNet(3, 2, (4,), recurrent=True, n_sets=5, generator=torch.Generator())
+    assert net.flat.shape == (5, net.n_params)
+    assert net.n_params == (3 * 4 + 4) + 2 * (4 * 12 + 12) + (4 * 2 + 2)
+    assert net.layers[0].weight.shape == (5, 3, 4) and net.gru.size == 4
+    assert net.gru.recurrent.weight.shape == (5, 4, 12)
+    with torch.no_grad():
+        net.head.bias[:, 1] = 7.0
+        net.layers[0].weight[2].zero_()
+    assert (net.flat[:, -1] == 7.0).all() and (net.flat[:, -2] == 0.0).all()
+    assert (net.flat[2, :12] == 0.0).all() and (net.flat[1, :12] != 0.0).any()
+    state = net.state_dict()
+    assert list(state) == [
+        "layers.0.weight",
+        "layers.0.bias",
+        "gru.input.weight",
+        "gru.input.bias",
+        "gru.recurrent.weight",
+        "gru.recurrent.bias",
+        "head.weight",
+        "head.bias",
+    ]
+    other = AgentNet(3, 2, (4,), recurrent=True, n_sets=5, generator=torch.Generator())
+    other.load_state_dict(state)
+    assert torch.equal(other.flat, net.flat)
+    with pytest.raises(RuntimeError, match="head.bias"):
+        other.load_state_dict({**state, "head.bias": torch.zeros(5, 3)})
+    with pytest.raises(RuntimeError, match="Unexpected"):
+        other.load_state_dict({**state, "head.scale": torch.zeros(1)})

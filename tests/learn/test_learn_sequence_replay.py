@@ -119,8 +119,8 @@ def test_sequence_targets_equal_stored_state_targets_while_parameters_are_unchan
         _play(learner, obs, agent=1, rewards=rewards)
     for learner in (seq, step):
         learner.replay.sample = _whole_buffer(learner.replay)
-    q_seq, target_seq = seq._sequence_targets()
-    q_step, target_step = step._step_targets()
+    q_seq, target_seq, _ = seq._sequence_targets()
+    q_step, target_step, _ = step._step_targets()
     assert q_seq.shape == (3,)
     torch.testing.assert_close(q_seq, q_step)
     torch.testing.assert_close(target_seq, target_step)
@@ -177,9 +177,10 @@ def test_the_gradient_of_a_later_decision_reaches_an_earlier_observation():
         _play(learner, obs, agent=0, rewards=[0.0, 1.0])
         learner.replay.sample = _whole_buffer(learner.replay)
         targets = learner._sequence_targets if trace_len else learner._step_targets
-        q_taken, _ = targets()
+        q_taken, _, online = targets()
         q_taken[1].backward()
-        grads[trace_len] = learner.agents.online.layers[0].weight.grad[0, 0].abs().sum().item()
+        first_weight, _ = learner.agents.online.linears(online.theta.grad)[0]  # [sets, in, out]
+        grads[trace_len] = first_weight[0, 0].abs().sum().item()
     assert grads[2] > 1e-6
     assert grads[0] == 0.0
 
