@@ -109,18 +109,21 @@ def run_metrics(
     """One row per completed run: ``run_id, seed, *keys``, each metric's mean over the run and,
     when an ``episodes`` table is given, ``n_episodes`` (how many episodes the means are over).
 
-    Rows of a table with an ``episode`` column count only the run's evaluation episodes when it
-    has any (``episodes.phase == "eval"``), else all its episodes. Runs whose status is not ok
-    are left out.
+    Rows of a table with an ``episode`` column count only the run's final evaluation episodes
+    when it has any (``episodes.phase == "eval"`` after its last training episode; evaluations
+    during training are learning-curve points), else all its episodes. Runs whose status is not
+    ok are left out.
     """
     out = runs.filter(pl.col("status") == "ok").select("run_id", "seed", *keys)
     episodes = tables.get("episodes")
     chosen = None
     if episodes is not None and {"phase", "episode"} <= set(episodes.columns):
         is_eval = pl.col("phase") == "eval"
-        chosen = episodes.filter(is_eval | ~is_eval.any().over("run_id")).select(
-            "run_id", "episode"
-        )
+        last_train = pl.when(~is_eval).then(pl.col("episode")).max().over("run_id")
+        final = is_eval & (last_train.is_null() | (pl.col("episode") > last_train))
+        chosen = episodes.filter(
+            final | (is_eval & ~final.any().over("run_id")) | ~is_eval.any().over("run_id")
+        ).select("run_id", "episode")
         counts = chosen.group_by("run_id").agg(pl.len().cast(pl.Int64).alias(EPISODE_COUNT))
         out = out.join(counts, on="run_id", how="left")
     for metric in metrics:
