@@ -13,7 +13,6 @@ at the end time and their transitions are marked ``done`` (``terminal`` only for
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -28,6 +27,7 @@ from dmarl_des.errors import ConfigError
 from dmarl_des.kernel import DecisionBatcher, RandomStreams
 from dmarl_des.learn.protocol import DecisionEpoch, Learner, Policy, TransitionBatch
 from dmarl_des.log import EPISODE_METRICS, Metric, Recorder
+from dmarl_des.log.schema import train_row
 from dmarl_des.macro import MacroAction, RewardLedger
 from dmarl_des.net import MessageKind, Network, Topology
 from dmarl_des.scenario import Scenario, WorldParams
@@ -625,17 +625,16 @@ class World(mesa.Model):
             metrics = dict(learner.update())
             self.n_updates += 1
             wall = time.perf_counter() - t0
+            if self.n_updates == 1:  # a learner's own metrics become columns of their own
+                own = getattr(learner, "train_metrics", ())
+                self.recorder.add_columns("train", dict.fromkeys(own, pl.Float64))
             self.recorder.add(
                 "train",
                 update=self.n_updates,
                 episode=self.episode,
                 sim_time=self.now,
-                samples=int(metrics.pop("samples", 0)),
-                loss=_as_float(metrics.pop("loss", None)),
-                entropy=_as_float(metrics.pop("entropy", None)),
-                grad_norm=_as_float(metrics.pop("grad_norm", None)),
-                metrics=json.dumps({k: _as_float(v) for k, v in sorted(metrics.items())}),
                 wall_s=wall,
+                **train_row(metrics, self.recorder.columns("train")),
             )
 
     # ====================================================================== episodes
@@ -844,12 +843,6 @@ class World(mesa.Model):
             if self.on_episode_end is not None:
                 self.on_episode_end(rows[-1])
         return rows
-
-
-def _as_float(value: Any) -> float | None:
-    if value is None:
-        return None
-    return float(value)
 
 
 def _faults_configured(scenario: Scenario) -> bool:

@@ -141,3 +141,25 @@ def test_cli_trains_once_per_condition_with_train_flags(tmp_path, capsys):
     assert (
         '"learner.hidden": 8' in description and "--train world.crash_fraction=0,0.5" in description
     )
+
+
+def test_the_train_table_has_typed_columns_per_learner_metric(tmp_path):
+    from dmarl_des.log.schema import TRAIN_METRICS
+
+    frames = []
+    for name, settings in (("iql", QUICK_IQL), ("ippo", {"learner.name": "ippo"})):
+        base = {**settings, "learner.hidden": 8, "episodes": 2, "horizon": 6.0}
+        study = Study(TINY, seeds=1, base_overrides={**base, "policy": "learner"})
+        assert run_study(study, tmp_path / name, workers=1, progress=False).ok
+        frame = pl.scan_parquet(f"{tmp_path / name}/train/**/*.parquet").collect()
+        frames.append(frame.with_columns(pl.lit(name).alias("learner.name")))
+    train = pl.concat(frames)
+    assert "metrics" not in train.columns
+    assert all(train.schema[m] == pl.Float64 for m in TRAIN_METRICS)
+    assert train.schema["samples"] == pl.Int64
+    iql = train.filter(pl.col("learner.name") == "iql")
+    ippo = train.filter(pl.col("learner.name") == "ippo")
+    assert iql.height and ippo.height
+    assert iql["epsilon"].is_not_null().all() and iql["q_mean"].is_not_null().all()
+    assert iql["approx_kl"].is_null().all()  # a policy-gradient term IQL does not have
+    assert ippo["approx_kl"].is_not_null().all() and ippo["epsilon"].is_null().all()
