@@ -83,6 +83,12 @@ class Recorder:
             else:
                 values.extend([None] * n)
 
+    def rows(self, table: str, start: int = 0) -> list[dict[str, Any]]:
+        """The rows of ``table`` from row ``start`` on, as dicts (for live views of a run)."""
+        cols = self._columns[table]
+        names = list(cols)
+        return [dict(zip(names, values)) for values in zip(*(cols[n][start:] for n in names))]
+
     def n_rows(self, table: str) -> int:
         return len(self._columns[table]["run_id"])
 

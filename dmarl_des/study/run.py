@@ -90,11 +90,17 @@ def run_scenario(
     keep_world: bool = False,
     catch: bool = False,
     progress: Any = None,
+    schedule: Any = None,
+    on_evaluation: Any = None,
+    on_start: Any = None,
 ) -> RunResult:
     """Simulate ``scenario`` and (when ``out`` is given) write its tables under ``out``.
 
     With ``catch=True`` an exception inside the run is recorded (``runs.status = "error"`` with the
-    traceback) instead of raised, so a study can go on.
+    traceback) instead of raised, so a study can go on. A ``schedule``
+    (``dmarl_des.study.schedule.TrainingSchedule``) drives a learning run with evaluation rounds
+    and a wall-clock budget; ``on_evaluation`` is called with each round. ``on_start`` is called
+    with the world once it is built and its policy set (e.g. to watch its recorder).
     """
     run_id = check_file_name("run id", run_id or run_id_for(scenario))
     if out is not None:
@@ -106,9 +112,16 @@ def run_scenario(
     try:
         world = world_class(scenario.world)(scenario, run_id=run_id, max_batch=max_batch)
         world.policy = build_policy(scenario, world, device=device)
-        if progress is not None:
-            world.on_episode_end = progress
-        world.run()
+        if on_start is not None:
+            on_start(world)
+        if schedule is not None and scenario.policy == "learner":
+            from dmarl_des.study.schedule import run_schedule
+
+            run_schedule(world, schedule, progress, on_evaluation)
+        else:
+            if progress is not None:
+                world.on_episode_end = progress
+            world.run()
     except Exception:
         if not catch:
             raise

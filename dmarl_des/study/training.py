@@ -35,18 +35,16 @@ def checkpoint_card(
     frames: dict[str, pl.DataFrame], scenario: Any, overrides: dict[str, Any]
 ) -> dict[str, Any]:
     """The card written beside trained weights: the training scenario (complete, so that an
-    evaluation elsewhere can say how it differs), the overrides given, and how it did."""
+    evaluation elsewhere can say how it differs), the overrides given, and how it did in its
+    final evaluation (the eval episodes after the last training episode; the last 10 training
+    episodes when there is none)."""
     episodes = frames["episodes"]
-    evals = episodes.filter(pl.col("phase") == "eval")
+    trained = episodes.filter(pl.col("phase") == "train")
+    last_train = trained["episode"].max() if trained.height else -1
+    evals = episodes.filter((pl.col("phase") == "eval") & (pl.col("episode") > last_train))
     last = evals if evals.height else episodes.tail(min(10, episodes.height))
     return {
-        "world": scenario.world.model_dump(mode="json"),
-        "scenario": scenario.name,
-        "overrides": {k: v for k, v in overrides.items()},
-        "seed": scenario.seed,
-        "gamma": scenario.gamma,
-        "episodes": scenario.episodes,
-        "training_scenario": scenario.canonical(),
+        **base_card(scenario, overrides, trained.height),
         "metrics": {
             "mean_return": float(last["team_return"].mean()),
             "mean_discounted_return": float(last["discounted_return"].mean()),
@@ -54,6 +52,19 @@ def checkpoint_card(
             "episodes_measured": last.height,
             "phase_measured": "eval" if evals.height else "train",
         },
+    }
+
+
+def base_card(scenario: Any, overrides: dict[str, Any], trained: int) -> dict[str, Any]:
+    """What every card of a training run says: world, scenario, overrides, seed, episodes."""
+    return {
+        "world": scenario.world.model_dump(mode="json"),
+        "scenario": scenario.name,
+        "overrides": {k: v for k, v in overrides.items()},
+        "seed": scenario.seed,
+        "gamma": scenario.gamma,
+        "episodes": trained,
+        "training_scenario": scenario.canonical(),
     }
 
 
