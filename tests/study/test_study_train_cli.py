@@ -14,7 +14,6 @@ from dmarl_des.scenario import load_scenario
 from dmarl_des.study import run_scenario
 from dmarl_des.study.scenarios import with_learner_named
 from dmarl_des.study.schedule import TrainingSchedule, run_schedule
-from dmarl_des.worlds import world_class
 
 LEARNER = ["--learner", "iql", "--set", "learner.learning_starts=8", "--set", "learner.hidden=8"]
 
