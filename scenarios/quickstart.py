@@ -2,8 +2,8 @@
 during the mission and radio links drop messages?
 
 `dmarl study scenarios/quickstart.py` runs the default study below — the scripted greedy coverage
-policy and the committed Mac-IPPO checkpoint ``models/coverage_ippo`` (trained by the recipe in
-docs/LEARNING.md), each under crash fraction × link loss × 5 seeds of a 400-UAV coverage swarm —
+policy and the committed Mac-IPPO checkpoint ``models/coverage_ippo/best`` (trained by the recipe
+in docs/LEARNING.md), each under crash fraction × link loss × 5 seeds of a 400-UAV coverage swarm —
 on a local process pool, then prints the comparison and writes plots and a Markdown report under
 data/studies/quickstart/report/. Crashes strike during the mission: each crashing UAV goes down at
 an exponential time of rate 0.02 (mean 50 time units; 86 % of them before the horizon of 100).
@@ -17,9 +17,9 @@ from dmarl_des.worlds.coverage import CoverageParams
 
 ROOT = Path(__file__).resolve().parents[1]
 
-LEARNED = os.path.relpath(ROOT / "models" / "coverage_ippo")
-"""The committed learned policy, named relative to the working directory (``models/coverage_ippo``
-from the repository root): the report labels the policy as written here."""
+LEARNED = os.path.relpath(ROOT / "models" / "coverage_ippo" / "best")
+"""The committed learned policy (the recipe's best evaluation round), named relative to the working
+directory (``models/coverage_ippo/best`` from the repository root): the report labels it so."""
 
 
 def scenario(**overrides) -> Scenario:

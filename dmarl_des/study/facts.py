@@ -99,6 +99,30 @@ def learner_words(scenarios: Sequence[Scenario]) -> str | None:
     return text + (f"; {', '.join(changed)}" if changed else "; default settings")
 
 
+def checkpoint_words(scenarios: Sequence[Scenario]) -> str | None:
+    """What the evaluated checkpoints are, from their cards: learner, parameters, training."""
+    from dmarl_des.learn.checkpoint import read_card
+    from dmarl_des.scenario.model import POLICY_KINDS
+
+    lines = []
+    for path in _levels([s.policy for s in scenarios if s.policy not in POLICY_KINDS]):
+        try:
+            card = read_card(path)
+        except Exception:
+            continue
+        learner = card.get("learner") if isinstance(card.get("learner"), dict) else {}
+        trained = card.get("training_scenario") or {}
+        where = f"scenario `{card.get('scenario', '?')}`"
+        if isinstance(trained, dict) and trained.get("n_agents"):
+            where += f", {trained['n_agents']} agents, horizon {trained.get('horizon')}"
+        lines.append(
+            f"`{Path(path).as_posix()}`: `{learner.get('name', '?')}` ({card.get('params', '?')} "
+            f"parameters), trained {card.get('episodes', '?')} episodes in {where}, seed "
+            f"{card.get('seed', '?')}; not trained further here"
+        )
+    return "; ".join(lines) or None
+
+
 def study_facts(
     scenarios: Sequence[Scenario],
     labels: Sequence[str],
@@ -125,7 +149,7 @@ def study_facts(
         "episodes": _levels([s.episodes for s in scenarios]),
         "eval_episodes": _levels([s.eval_episodes for s in scenarios]),
         "policies": list(labels),
-        "learner": learner_words(scenarios),
+        "learner": learner_words(scenarios) or checkpoint_words(scenarios),
         "faults": fault_words([s.faults for s in scenarios], [s.horizon for s in scenarios], swept),
         "metrics": metrics,
     }
