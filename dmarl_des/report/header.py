@@ -99,7 +99,7 @@ def header_markdown(
     if facts:
         rows.append(["learner", facts.get("learner") or "none (fixed policies)"])
         faults = facts.get("faults") or []
-        rows.append(["fault timing", "; ".join(faults) if faults else "no faults configured"])
+        rows.append(["faults, when", "; ".join(faults) if faults else "no faults configured"])
     grid = description.get("grid", {})
     if grid:
         levels = description.get("levels", {})
@@ -124,7 +124,7 @@ def header_markdown(
         "",
         markdown_table(["", ""], rows),
         "",
-        "A run's value of a metric is its mean over the run's evaluation episodes (all its "
+        "A run's value of a metric is its mean over the run's final evaluation episodes (all its "
         "episodes when it has none). Means over seeds come with a "
         f"{100 * level:g}% t-interval; rates (shares of episodes) with a Wilson interval, always "
         "inside [0, 100%], and their changes in percentage points (pp). Changes are paired by "

@@ -46,6 +46,17 @@ def _targets(spec: TargetSpec, swept: bool) -> str:
     return f"{100 * spec.fraction:g}% of the agents"
 
 
+def loss_words(scenarios: Sequence[Scenario], swept: Sequence[str]) -> list[str]:
+    """The link loss model of the runs that lose messages, with its levels."""
+    lossy = [s.net.loss for s in scenarios if s.net.loss.model != "none"]
+    if not lossy:
+        return []
+    models = ", ".join(str(m) for m in _levels([loss.model for loss in lossy]))
+    levels = ", ".join(f"{p:g}" for p in _levels([loss.p for loss in lossy]))
+    state = " (swept)" if "net.loss.p" in swept else ""
+    return [f"link loss: {models}, p = {levels}{state}, from the start"]
+
+
 def fault_words(
     specs: Sequence[FaultSpec], horizons: Sequence[float], swept: Sequence[str]
 ) -> list[str]:
@@ -150,6 +161,7 @@ def study_facts(
         "eval_episodes": _levels([s.eval_episodes for s in scenarios]),
         "policies": list(labels),
         "learner": learner_words(scenarios) or checkpoint_words(scenarios),
-        "faults": fault_words([s.faults for s in scenarios], [s.horizon for s in scenarios], swept),
+        "faults": fault_words([s.faults for s in scenarios], [s.horizon for s in scenarios], swept)
+        + loss_words(scenarios, swept),
         "metrics": metrics,
     }
