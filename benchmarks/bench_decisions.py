@@ -1,6 +1,7 @@
 """Agent decisions and delivered messages per second: the framework vs a hand-written baseline.
 
-Run: ``python benchmarks/bench_decisions.py`` (add ``--quick`` for N ≤ 10,000). Every configuration
+Run: ``python benchmarks/bench_decisions.py`` (add ``--quick`` for N ≤ 10,000; ``--trace 1`` records
+the `trace` table every time unit in the framework's runs, to measure its cost). Every configuration
 runs in its own process (one torch/BLAS thread) so peak memory is measured per configuration.
 Prints one table: decisions/s, delivered messages/s, peak memory per agent, recording's share of
 the run time, and the ratio to the hand-written baseline in the same decision mode (``baseline``
@@ -57,7 +58,9 @@ class RecordingClock:
         return wrapper
 
 
-def run_framework(n: int, mode: str, budget: float, clock: RecordingClock) -> dict:
+def run_framework(
+    n: int, mode: str, budget: float, clock: RecordingClock, trace_every: float = 0.0
+) -> dict:
     import torch
 
     from dmarl_des.learn.mlp_policy import MLPPolicy
@@ -73,7 +76,7 @@ def run_framework(n: int, mode: str, budget: float, clock: RecordingClock) -> di
         horizon=horizon_for(n, budget),
         decision_period=period,
         seed=1,
-    ).with_overrides({**NET, "net.resolution": RESOLUTION[mode]})
+    ).with_overrides({**NET, "net.resolution": RESOLUTION[mode], "record.trace_every": trace_every})
     clock.spent = 0.0
     t0 = time.perf_counter()
     world = SwarmWorld(scenario)
@@ -113,11 +116,11 @@ def run_baseline(
     }
 
 
-def one(kind: str, n: int, mode: str, budget: float, repeat: int) -> None:
+def one(kind: str, n: int, mode: str, budget: float, repeat: int, trace_every: float) -> None:
     """Time one configuration in this process: a short warm-up run (first calls into torch and
     numpy, lazy imports), then ``repeat`` timed runs; prints the fastest."""
     run = {
-        "framework": run_framework,
+        "framework": partial(run_framework, trace_every=trace_every),
         "baseline": run_baseline,
         "tuned": partial(run_baseline, sampling="multinomial"),
     }[kind]
@@ -134,9 +137,12 @@ def one(kind: str, n: int, mode: str, budget: float, repeat: int) -> None:
     print(json.dumps(out))
 
 
-def spawn(kind: str, n: int, mode: str, budget: float, repeat: int) -> dict:
+def spawn(
+    kind: str, n: int, mode: str, budget: float, repeat: int, trace_every: float = 0.0
+) -> dict:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, __file__, "--one", kind, str(n), mode, str(budget), str(repeat)]
+    cmd += ["--trace", str(trace_every)]
     res = subprocess.run(
         cmd,
         capture_output=True,
@@ -155,11 +161,17 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="timed runs per configuration (the fastest counts)"
     )
+    parser.add_argument(
+        "--trace",
+        type=float,
+        default=0.0,
+        help="record.trace_every of the framework's runs (0: off)",
+    )
     parser.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         kind, n, mode, budget, repeat = args.one
-        one(kind, int(n), mode, float(budget), int(repeat))
+        one(kind, int(n), mode, float(budget), int(repeat), args.trace)
         return
     sizes = [100, 1_000, 10_000] + ([] if args.quick else [100_000])
     header = (
@@ -183,7 +195,8 @@ def main() -> None:
         for n in sizes:
             # continuous time has batches of ~1: a tenth of the work keeps the run short
             budget = args.budget / 10 if mode == "continuous" else args.budget
-            r = spawn("framework", n, mode, budget, args.repeat if n <= 10_000 else 1)
+            repeat = args.repeat if n <= 10_000 else 1
+            r = spawn("framework", n, mode, budget, repeat, args.trace)
             rate = r["decisions"] / r["wall"]
             ref = min(n, 1_000)
             print(

@@ -6,7 +6,9 @@ The lifecycle of an alive agent is a loop:
    event of that instant) the world reads the agent's observation and initiation set, closes the
    macro-action that just ended into a squeezed macro-transition, and decides; the observation
    stays frozen until the agent's own next macro-action ends;
-2. run the chosen macro-action's behaviour inside this process until it returns.
+2. run the chosen macro-action's behaviour inside this process until it returns. The process is an
+   ``AgentProcess``, which knows its agent: a reward the behaviour gives after its start instant
+   belongs to this macro-action, the one given as it returns included.
 
 An ``Interrupt`` whose cause is not ``Stop`` ends the running macro-action at that instant (the agent
 then decides again); ``Stop`` ends the lifecycle (crash, leaving). Either way the event the
@@ -16,16 +18,15 @@ is left queued on any SimPy store and no later message is swallowed.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import mesa
 import numpy as np
 import simpy
 
-if TYPE_CHECKING:
-    from dmarl_des.world import World
+from dmarl_des.macro import MacroAction
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,18 +36,53 @@ class Stop:
     reason: str = "crash"
 
 
+class DecisionQueue(Protocol):
+    """Where an agent asks for its next macro-action (the world's ``DecisionBatcher``)."""
+
+    def request(self, agent_idx: int) -> simpy.Event: ...
+
+    def cancel(self, agent_idx: int) -> None: ...
+
+
+class AgentHost(Protocol):
+    """What an agent needs from the world it lives in (a ``World`` provides it)."""
+
+    env: simpy.Environment
+    batcher: DecisionQueue
+    macro_actions: Sequence[MacroAction]
+    cur_action: np.ndarray  # [N] running macro-action per slot (-1: none)
+    t_start: np.ndarray  # [N] when it started
+    dec_obs: np.ndarray  # [N, obs_dim] the observation it was chosen on
+    n_decisions: np.ndarray  # [N] decisions this episode
+
+    def cut_macro(self, agent: SimAgent) -> None:
+        """Close the agent's running macro-action now (the agent stops)."""
+        ...
+
+
+class AgentProcess(simpy.Process):
+    """The SimPy process running one agent's lifecycle; ``agent`` says whose it is (so a reward
+    given from inside a behaviour is known to come from that agent's macro-action)."""
+
+    def __init__(
+        self, env: simpy.Environment, generator: Generator[Any, Any, Any], agent: SimAgent
+    ):
+        self.agent = agent
+        super().__init__(env, generator)
+
+
 class SimAgent(mesa.Agent):
     """An agent of the simulation: a Mesa agent whose behaviour is a SimPy process."""
 
-    model: World
+    model: AgentHost
 
-    def __init__(self, model: World, idx: int, agent_id: int, role: str = "honest") -> None:
+    def __init__(self, model: mesa.Model, idx: int, agent_id: int, role: str = "honest") -> None:
         super().__init__(model)
         self.idx = idx
         self.agent_id = agent_id
         self.role = role
         self.alive = True
-        self.process: simpy.Process | None = None
+        self.process: AgentProcess | None = None
         self.reset_episode()
 
     def reset_episode(self) -> None:
@@ -79,7 +115,7 @@ class SimAgent(mesa.Agent):
     def start(self) -> None:
         """Start (or restart) the lifecycle process in the world's current environment."""
         self.alive = True
-        self.process = self.model.env.process(self._lifecycle())
+        self.process = AgentProcess(self.model.env, self._lifecycle(), self)
 
     def interrupt(self, cause: Any = "interrupt") -> None:
         """End the running macro-action now; with ``Stop`` cause, end the lifecycle."""

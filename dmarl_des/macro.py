@@ -7,8 +7,12 @@ interrupted macro-action ends at the instant of the interrupt.
 
 Reward convention (exact; tested on hand-computed cases):
 
-* A reward is an event with an amount and a *stamp* (the time it is discounted from; by default the
-  instant it is given). Worlds that run in ticks stamp the reward of tick ``[k, k+1)`` with ``k``.
+* A reward is an event with an amount and a *stamp* (the time it is discounted from). By default
+  a reward given by a running macro-action — by its behaviour after its start instant, or by
+  ``end_many`` as it ends — is stamped ``t⁻``, the float just below the instant ``t`` it is given
+  at, so it belongs to that macro-action even when it ends at ``t``; any other reward is stamped
+  ``t`` (see ``dmarl_des/world/rewards.py``). Worlds that run in ticks stamp the reward of tick
+  ``[k, k+1)`` with ``k``.
 * A macro-action's transition spans from ``t0``, the instant it was chosen, to ``t1``, the instant
   the agent's next decision is served (its end time itself when ``decision_period`` is 0; the next
   control tick otherwise, so an agent's transitions tile the episode). It owns the rewards stamped

@@ -27,9 +27,10 @@ from collections.abc import Callable
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL
 
-FLUSH_PRIORITY = NORMAL + 1
+from dmarl_des.kernel.instants import DECISIONS, Instant
+
+FLUSH_PRIORITY = DECISIONS
 """Priority of the flush event: after every NORMAL (1) and URGENT (0) event of the same instant."""
 
 Serve = Callable[[np.ndarray], np.ndarray | None]
@@ -108,12 +109,8 @@ class DecisionBatcher:
             self._schedule_flush(None)
 
     def _schedule_flush(self, single: int | None) -> None:
-        event = simpy.Event(self.env)
-        event._ok = True
-        event._value = single
-        event.callbacks.append(self._flush)
         delay = self.serve_time(self.env.now) - self.env.now
-        self.env.schedule(event, priority=FLUSH_PRIORITY, delay=delay)
+        Instant(self.env, delay, FLUSH_PRIORITY, single).callbacks.append(self._flush)
 
     def _take(self, single: int | None) -> tuple[np.ndarray, list[simpy.Event | None] | None]:
         """Remove and return the rows this flush serves: agent ids and their answer events (None
@@ -141,7 +138,7 @@ class DecisionBatcher:
         return _NO_IDS, None
 
     def _flush(self, event: simpy.Event) -> None:
-        ids, events = self._take(event._value)
+        ids, events = self._take(event.value)
         if not ids.size:
             return
         actions = self.serve(ids)

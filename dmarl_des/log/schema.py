@@ -157,6 +157,18 @@ MESSAGES = {
     "drop_cause": pl.Utf8,
 }
 
+TRACE = {
+    "run_id": pl.Utf8,
+    "episode": pl.Int64,
+    "time": pl.Float64,
+    "agent_id": pl.Int64,
+    "role": pl.Utf8,
+    "x": pl.Float64,
+    "y": pl.Float64,
+    "action": pl.Int64,
+}
+"""Optional (``record.trace_every``): one row per agent slot every Δt; worlds append columns."""
+
 TABLES: MappingProxyType[str, dict[str, pl.DataType]] = MappingProxyType(
     {
         "runs": RUNS,
@@ -168,6 +180,7 @@ TABLES: MappingProxyType[str, dict[str, pl.DataType]] = MappingProxyType(
         "checkpoints": CHECKPOINTS,
         "transitions": TRANSITIONS,
         "messages": MESSAGES,
+        "trace": TRACE,
     }
 )
 """The built-in tables. Worlds declare their own (e.g. `consensus`) on the recorder."""

@@ -8,35 +8,11 @@ import numpy as np
 import simpy
 
 from dmarl_des.net.inbox_store import INBOX_POLICIES, InboxStore
+from dmarl_des.net.inbox_wait import InboxWait
 from dmarl_des.net.messages import Message
 from dmarl_des.net.payloads import PayloadBlock
 
 __all__ = ["INBOX_POLICIES", "Inbox", "InboxWait"]
-
-
-class InboxWait(simpy.Event):
-    """Fires (with the delivered Message as value) on the next message that enters the inbox.
-
-    Waiting never takes a message out of the inbox: the waiter still calls ``drain()``. A process
-    interrupted while waiting must call :meth:`cancel` (or wait inside ``with inbox.wait(env) as
-    ev: yield ev``), so that the stale event is detached from the inbox.
-    """
-
-    def __init__(self, env: simpy.Environment, inbox: Inbox) -> None:
-        super().__init__(env)
-        self._inbox: Inbox | None = inbox
-
-    def cancel(self) -> None:
-        """Detach from the inbox if not fired yet; safe to call more than once."""
-        if self._inbox is not None:
-            self._inbox._store.remove_waiter(self._inbox._agent, self)
-            self._inbox = None
-
-    def __enter__(self) -> InboxWait:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.cancel()
 
 
 class Inbox:
@@ -118,7 +94,7 @@ class Inbox:
 
     def wait(self, env: simpy.Environment) -> InboxWait:
         """An event that fires on the next message entering this inbox (see InboxWait)."""
-        ev = InboxWait(env, self)
+        ev = InboxWait(env, self._store, self._agent)
         self._store.add_waiter(self._agent, ev)
         return ev
 

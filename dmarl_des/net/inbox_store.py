@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
 from dmarl_des.errors import ConfigError
 from dmarl_des.net.grouping import stable_order
+from dmarl_des.net.inbox_wait import InboxWait
 from dmarl_des.net.messages import Message
 from dmarl_des.net.payload_arena import PayloadArena
 from dmarl_des.net.payloads import PayloadBlock
-
-if TYPE_CHECKING:
-    from dmarl_des.net.inbox import InboxWait
 
 __all__ = ["INBOX_POLICIES", "Drained", "InboxStore", "Incoming"]
 
@@ -95,7 +93,7 @@ class InboxStore:
         """Empty every inbox and detach every waiter."""
         for waiters in self._waiters.values():
             for w in waiters:
-                w._inbox = None
+                w.detach()
         self._waiters = {}
         self._width = min(self.limit, 8)
         self._ring = np.zeros((self.n, self._width), dtype=np.int64)
@@ -293,7 +291,7 @@ class InboxStore:
                 src, recv, self._kind_names[kind], block.get(entry), size, t_sent, t, attempts, seq
             )
             for w in waiters:
-                w._inbox = None
+                w.detach()
                 w.succeed(message)
         return True, evicted
 
@@ -414,7 +412,7 @@ class InboxStore:
                 int(batch.seq[p]),
             )
             for w in self._waiters.pop(r):
-                w._inbox = None
+                w.detach()
                 w.succeed(message)
 
     # -- reading -------------------------------------------------------------------------------
@@ -509,7 +507,7 @@ class InboxStore:
     def clear(self, i: int) -> list[Message]:
         """Empty inbox ``i`` and detach its waiters; returns the removed messages."""
         for w in self._waiters.pop(i, []):
-            w._inbox = None
+            w.detach()
         return self.messages(self.take_one(i))
 
     def resident_seqs(self) -> np.ndarray:

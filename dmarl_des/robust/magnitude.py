@@ -61,21 +61,25 @@ def combine_in_range(
     combine: Callable[[NeighbourBlock], torch.Tensor], block: NeighbourBlock
 ) -> torch.Tensor:
     """``combine(block)``, with the agents whose candidates are too large (:func:`shrunk`)
-    combined on their scaled candidates, clamped coordinate by coordinate to the range of those
-    candidates (where the exact result of a convex rule lies; this removes rounding beyond it)
-    and scaled back. The other agents are combined as they are (in a block of their own, so that
-    no overflowing computation enters the gradient).
+    combined on their scaled candidates, scaled back and clamped coordinate by coordinate to the
+    range of their candidates (where the exact result of a convex rule lies; this removes rounding
+    beyond it, including the bits that coordinates far below the largest lose in the scaled copy).
+    The other agents are combined as they are (in a block of their own, so that no overflowing
+    computation enters the gradient).
     """
     small = shrunk(block)
     if small is None:
         return combine(block)
     rows, scaled, unscale = small
     mask = scaled.present.unsqueeze(2)
-    low = scaled.values.masked_fill(~mask, torch.inf).amin(dim=1)
-    high = scaled.values.masked_fill(~mask, -torch.inf).amax(dim=1)
-    got = torch.minimum(torch.maximum(combine(scaled), low), high)
+    original = block.values[rows]
+    low = original.masked_fill(~mask, torch.inf).amin(dim=1)
+    high = original.masked_fill(~mask, -torch.inf).amax(dim=1)
+    # clamped after scaling back: coordinates far below the largest one lose bits to underflow
+    # in the scaled copy, and the range of the unscaled candidates is where the exact result lies
+    got = combine(scaled) * unscale.view(-1, 1)
     out = block.values.new_empty((block.values.shape[0], block.values.shape[2]))
-    out[rows] = got * unscale.view(-1, 1)
+    out[rows] = torch.minimum(torch.maximum(got, low), high)
     rest = torch.ones(out.shape[0], dtype=torch.bool, device=out.device)
     rest[rows] = False
     if bool(rest.any()):

@@ -27,15 +27,15 @@ import math
 import os
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel
 
 from dmarl_des.bounds import MAX_STEPS, StepBound, steps_per_episode
 from dmarl_des.errors import ConfigError
 
-if TYPE_CHECKING:
-    from dmarl_des.scenario.model import Scenario
+ScenarioLike = Any
+"""A validated ``Scenario`` (not imported: ``scenario/model.py`` imports this module)."""
 
 AGENT_BYTES = 1024
 """Framework state per agent (Mesa agent, decision arrays, inbox ring), measured ~0.5–1 KiB."""
@@ -71,7 +71,7 @@ def _step_fields(model: BaseModel, prefix: str) -> list[tuple[str, float, StepBo
     return found
 
 
-def check_steps(scenario: Scenario) -> None:
+def check_steps(scenario: ScenarioLike) -> None:
     """Raise ConfigError naming the first ``Period``/``Rate`` field that makes more than
     ``MAX_STEPS`` periods or expected events in an episode of ``scenario.horizon``."""
     horizon = scenario.horizon
@@ -137,7 +137,7 @@ def static_links(kind: str, n: int, k: int, m: int, radius: float) -> float | No
     return None
 
 
-def links_per_agent(scenario: Scenario) -> float:
+def links_per_agent(scenario: ScenarioLike) -> float:
     """Mean directed links per agent of the scenario's topology (an upper estimate)."""
     n = scenario.n_agents
     topo = scenario.net.topology
@@ -147,7 +147,7 @@ def links_per_agent(scenario: Scenario) -> float:
     return links / n
 
 
-def estimated_bytes(scenario: Scenario) -> dict[str, float]:
+def estimated_bytes(scenario: ScenarioLike) -> dict[str, float]:
     """Bytes the run holds at its peak, estimated, by what they grow with: ``agents`` (state per
     agent), ``episodes`` (rows per agent and episode) and ``links`` (the topology)."""
     n = scenario.n_agents
@@ -170,7 +170,7 @@ _LINK_FIELDS = {
 }
 
 
-def check_memory(scenario: Scenario) -> None:
+def check_memory(scenario: ScenarioLike) -> None:
     """Raise ConfigError when the run would need more memory than this machine has; it names
     the field behind the largest part of the estimate."""
     have = machine_memory()

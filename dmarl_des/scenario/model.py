@@ -8,7 +8,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SerializeAsAny, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SerializationInfo,
+    SerializeAsAny,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from dmarl_des.bounds import MAX_EPISODES, Count, Period, Real
 from dmarl_des.errors import ConfigError
@@ -43,10 +52,23 @@ class WorldParams(Spec):
 
 
 class RecordSpec(Spec):
-    """Optional tables, off by default: squeezed transitions and a per-message trace."""
+    """Optional tables, off by default: squeezed transitions, a per-message trace, and a trace of
+    every agent's position, role and macro-action every ``trace_every`` time units."""
 
     transitions: bool = False
     messages: bool = False
+    trace_every: Period = Field(0.0, ge=0.0, description="trace table period Δt (0 = no trace)")
+
+    @model_serializer(mode="wrap")
+    def _without_trace_when_off(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        """In JSON (the canonical form), leave ``trace_every`` out while it is 0, so scenarios
+        without a trace keep their digest (and run ids) from before the key existed."""
+        data = handler(self)
+        if info.mode_is_json() and data.get("trace_every") == 0:
+            del data["trace_every"]
+        return data
 
 
 LearnerParams = BaseModel

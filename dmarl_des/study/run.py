@@ -19,8 +19,7 @@ from dmarl_des.log import SCHEMA_VERSION, check_file_name, check_output_folder
 from dmarl_des.scenario import Scenario
 from dmarl_des.scenario.model import POLICY_KINDS
 from dmarl_des.study.policies import build_policy
-from dmarl_des.world import World
-from dmarl_des.worlds import world_class
+from dmarl_des.world import World, world_class
 
 WALL_CLOCK_COLUMNS = ("wall_s", "started_at", "files")
 """Columns that measure the machine, not the simulation: excluded from determinism checks.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -13,6 +14,7 @@ from dmarl_des.net import (
     DelayModel,
     LinkModel,
     LossModel,
+    Network,
     ProximityTopology,
     Topology,
     complete,
@@ -64,3 +66,25 @@ def static_topology(
             raise ConfigError("net.topology.kind", t.kind, "a static graph for this world")
         return ProximityTopology(t.radius).update(positions)
     raise ConfigError("net.topology.kind", t.kind, "a graph kind this world can use")
+
+
+def episode_network(world: Any, episode: int) -> Network | None:
+    """The network of one episode of ``world`` (None for a world without message kinds): its
+    ``build_topology`` hook, the scenario's link model, the ``net`` stream of the episode, and
+    delivery only to slots that are up."""
+    if not world.message_kinds:
+        return None
+    spec = world.scenario.net
+    up = world.up
+    return Network(
+        world.env,
+        world.build_topology(episode),
+        link_model(spec, round_period=world.round_period),
+        world.streams.fresh("net", episode),
+        resolution=spec.resolution,
+        inbox_limit=spec.inbox_limit,
+        kinds=world.message_kinds,
+        is_up=lambda dsts: up[dsts],
+        positions=world.agent_positions if spec.delay.model == "distance" else None,
+        trace=world.scenario.record.messages,
+    )

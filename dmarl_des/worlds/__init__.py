@@ -8,6 +8,7 @@ from types import MappingProxyType
 from dmarl_des.errors import ConfigError
 from dmarl_des.scenario import WorldParams
 from dmarl_des.world import World
+from dmarl_des.world.registry import world_class as _world_of_params
 
 WORLD_MODULES = MappingProxyType(
     {
@@ -21,16 +22,12 @@ WORLD_MODULES = MappingProxyType(
 
 
 def world_class(params: WorldParams | str) -> type[World]:
-    """The World subclass for a world name, or for ``params`` whose module defines ``WORLD``.
-
-    A scenario file may define its own world: a ``WorldParams`` subclass and, in the same module,
-    ``WORLD = MyWorld``.
+    """The World subclass for a built-in world's name, or for ``params`` (see
+    ``dmarl_des.world.registry.world_class``: the ``WORLD`` of the module defining them).
     """
-    name = params if isinstance(params, str) else params.name
-    module = WORLD_MODULES.get(name)
-    if module is not None:
-        return importlib.import_module(module).WORLD
-    own = None if isinstance(params, str) else importlib.import_module(type(params).__module__)
-    if own is not None and isinstance(getattr(own, "WORLD", None), type):
-        return own.WORLD
-    raise ConfigError("world.name", name, ", ".join(sorted(WORLD_MODULES)))
+    if not isinstance(params, str):
+        return _world_of_params(params)
+    module = WORLD_MODULES.get(params)
+    if module is None:
+        raise ConfigError("world.name", params, ", ".join(sorted(WORLD_MODULES)))
+    return importlib.import_module(module).WORLD

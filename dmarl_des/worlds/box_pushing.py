@@ -37,14 +37,14 @@ from pydantic import Field
 from dmarl_des.agent import SimAgent
 from dmarl_des.bounds import Real
 from dmarl_des.errors import ConfigError
-from dmarl_des.kernel.batcher import FLUSH_PRIORITY
+from dmarl_des.kernel import AFTER_DECISIONS, Periodic, trigger_later
 from dmarl_des.log import EPISODE_METRICS, Metric, declare_metrics
 from dmarl_des.macro import MacroAction
 from dmarl_des.scenario import Scenario, WorldParams
 from dmarl_des.scenario.budget import check_duration
 from dmarl_des.world import World
 
-TICK_PRIORITY = FLUSH_PRIORITY + 1
+TICK_PRIORITY = AFTER_DECISIONS
 """Ticks resolve after the decisions of their instant."""
 
 DIRECTIONS = ((0.0, 1.0), (1.0, 0.0), (0.0, -1.0), (-1.0, 0.0))  # N, E, S, W
@@ -149,15 +149,10 @@ class BoxPushingWorld(World):
         self.joint_push = False
         self.tick = 0
         self._tick_finished = self.env.event()
+        self._ticks: Periodic | None = None
 
     def start_processes(self) -> None:
-        self._schedule_tick(0.0)
-
-    def _schedule_tick(self, delay: float) -> None:
-        event = simpy.Event(self.env)
-        event._ok, event._value = True, None
-        event.callbacks.append(self._resolve_tick)
-        self.env.schedule(event, priority=TICK_PRIORITY, delay=delay)
+        self._ticks = self.every(1.0, self._resolve_tick, priority=TICK_PRIORITY, first=0)
 
     # ------------------------------------------------------------------ macro-actions
     def _behaviour(self, index: int):
@@ -174,7 +169,7 @@ class BoxPushingWorld(World):
         return behaviour
 
     # ------------------------------------------------------------------ one tick
-    def _resolve_tick(self, _event: simpy.Event) -> None:
+    def _resolve_tick(self) -> None:
         k = self.tick
         reward = self.params.step_cost
         running = self.macro >= 0
@@ -204,13 +199,12 @@ class BoxPushingWorld(World):
         reward += self.params.big_box_reward * int(in_goal[2])
         self.give_reward(reward, stamp=float(k))
         finished, self._tick_finished = self._tick_finished, self.env.event()
-        finished._ok, finished._value = True, k
-        self.env.schedule(finished, delay=1.0)
+        trigger_later(finished, 1.0, k)  # the agents' macro-actions learn at k + 1 if they ended
         self.tick = k + 1
         if in_goal.any():
+            assert self._ticks is not None
+            self._ticks.stop()
             self.terminate(delay=1.0)
-        else:
-            self._schedule_tick(1.0)
 
     def _step_agent(self, i: int) -> float:
         """One primitive tick of agent i's macro-action; returns its penalty (0 or negative)."""

@@ -42,13 +42,12 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import polars as pl
-import simpy
 from pydantic import Field, field_validator
 
 from dmarl_des.agent import SimAgent
 from dmarl_des.bounds import Count, Period, Real, RealOrInf
 from dmarl_des.errors import ConfigError
-from dmarl_des.kernel.batcher import FLUSH_PRIORITY
+from dmarl_des.kernel import AFTER_DECISIONS, call_at
 from dmarl_des.log import EPISODE_METRICS, Metric, declare_metrics
 from dmarl_des.net import MessageKind, Topology, ring
 from dmarl_des.robust import RULES, AggregationRule, make_aggregator
@@ -56,7 +55,7 @@ from dmarl_des.scenario import Scenario, WorldParams
 from dmarl_des.scenario.budget import links_per_agent
 from dmarl_des.world import World
 
-ROUND_LOG_PRIORITY = FLUSH_PRIORITY + 1
+ROUND_LOG_PRIORITY = AFTER_DECISIONS
 """The round log runs after the updates and the decisions (hence the broadcasts) of its instant."""
 
 VALUE_BOUND = 1e38
@@ -406,12 +405,10 @@ class ConsensusWorld(World):
 
     # ------------------------------------------------------------------ the round log
     def _schedule_round_log(self, delay: float) -> None:
-        event = simpy.Event(self.env)
-        event._ok, event._value = True, None
-        event.callbacks.append(self._log_round)
-        self.env.schedule(event, priority=ROUND_LOG_PRIORITY, delay=delay)
+        # ``now + period`` (not ``k · period``): the same instants as the gossips' ends
+        call_at(self.env, delay, self._log_round, priority=ROUND_LOG_PRIORITY)
 
-    def _log_round(self, _event: simpy.Event) -> None:
+    def _log_round(self) -> None:
         honest = self.honest()
         xh = self.x[honest]
         any_honest = xh.shape[0] > 0

@@ -12,8 +12,8 @@ Rules (docs/world_coverage.md has the full page):
   their own, unsynchronised instants.
 * Arrival senses the footprint of the arrival point (cells whose centres lie within
   ``sensor_radius`` of the arrival cell's centre). The team reward is the newly covered share of
-  the area (``reward="fraction"``; or its area, or a cell count), stamped just before the arrival
-  instant so that it belongs to the flight that earned it. The episode's ``team_return`` is then
+  the area (``reward="fraction"``; or its area, or a cell count), given as the flight ends, so
+  that it belongs to the flight that earned it. The episode's ``team_return`` is then
   the covered fraction at its end.
 * On arrival a UAV broadcasts its arrival point (message kind ``covered``, float32 [2]) to its
   current radio neighbours; the UAVs arriving at one instant broadcast in one batch. With
@@ -35,20 +35,17 @@ the next tick: the UAV waits at its waypoint, and senses and reports there, at t
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import ClassVar, Literal
 
 import numpy as np
 import polars as pl
-import simpy
 from mesa.space import ContinuousSpace
 from pydantic import Field
-from simpy.events import URGENT
 
 from dmarl_des.agent import SimAgent
 from dmarl_des.bounds import Period, Real
 from dmarl_des.errors import ConfigError
-from dmarl_des.kernel.batcher import FLUSH_PRIORITY
+from dmarl_des.kernel import AFTER_DECISIONS, URGENT
 from dmarl_des.log import EPISODE_METRICS, Metric, declare_metrics
 from dmarl_des.net import MessageKind, ProximityTopology, Topology
 from dmarl_des.scenario import Scenario, WorldParams
@@ -70,7 +67,7 @@ from dmarl_des.worlds.coverage_waypoints import (
     known_coverage,
 )
 
-RECORD_PRIORITY = FLUSH_PRIORITY + 1
+RECORD_PRIORITY = AFTER_DECISIONS
 """Coverage rows are taken after every event (and decision) of their instant."""
 
 MAX_FOOTPRINT_REACH = 64
@@ -294,28 +291,8 @@ class CoverageWorld(World):
         p = self.params
         if self._world_topology:
             # before anything else at its instant (arrivals then see the new graph)
-            self._every(p.topology_period, self._refresh_topology, priority=URGENT)
-        self._every(p.record_every, self._record, priority=RECORD_PRIORITY)
-
-    def _every(self, period: float, fn: Callable[[], None], priority: int) -> None:
-        """Call ``fn`` at period, 2·period, ... before the horizon (integer multiples: no drift)."""
-        horizon = self.scenario.horizon
-
-        def schedule(k: int) -> None:
-            t = k * period
-            if t >= horizon:
-                return
-
-            def fire(_event: simpy.Event) -> None:
-                fn()
-                schedule(k + 1)
-
-            event = simpy.Event(self.env)
-            event._ok, event._value = True, None
-            event.callbacks.append(fire)
-            self.env.schedule(event, priority=priority, delay=max(t - self.now, 0.0))
-
-        schedule(1)
+            self.every(p.topology_period, self._refresh_topology, priority=URGENT)
+        self.every(p.record_every, self._record, priority=RECORD_PRIORITY)
 
     def build_topology(self, episode: int) -> Topology:
         if self._world_topology:
@@ -406,14 +383,13 @@ class CoverageWorld(World):
         if not len(arriving):
             return
         dests = self.target[arriving].copy()
-        stamp = max(math.nextafter(self.now, -math.inf), self._emitted_until)
         for k, (i, (x, y)) in enumerate(zip(arriving.tolist(), dests.tolist(), strict=True)):
             self._stop(i, dests[k])
             new, sensed = self.grid.sense(x, y)
             self.sensings += sensed
             self.trail.add_one(i, x, y)
             if new:
-                self.give_reward(new * self.cell_value, stamp=stamp)  # one reward per arrival
+                self.give_reward(new * self.cell_value)  # belongs to the arriving flight
             else:
                 self.wasted_arrivals += 1
         self.arrivals += len(arriving)

@@ -9,14 +9,21 @@ period, or on other UAVs crashing: common random numbers per UAV without any gen
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
+from dmarl_des.kernel import RandomStreams
 from dmarl_des.worlds.coverage_waypoints import HOVER, KNOWN, N_CANDIDATES, NEAREST
 
-if TYPE_CHECKING:
-    from dmarl_des.worlds.coverage import CoverageWorld
+
+class CoverageState(Protocol):
+    """What the greedy policy reads of the coverage world."""
+
+    streams: RandomStreams
+    episode: int
+    decisions: np.ndarray  # [N] macro-actions each UAV started this episode
+
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -54,7 +61,7 @@ def greedy_choice(obs: np.ndarray, mask: np.ndarray, noise: np.ndarray) -> np.nd
 class GreedyCoverage:
     """The scripted policy of the coverage world (see the module docstring)."""
 
-    def __init__(self, world: CoverageWorld) -> None:
+    def __init__(self, world: CoverageState) -> None:
         self.world = world
 
     def act(

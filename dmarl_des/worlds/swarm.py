@@ -3,7 +3,8 @@
 Each agent holds a small state vector. A macro-action lasts a duration known when it starts (its
 index and the agent's speed set it; ``lockstep`` makes every duration equal, so all agents decide
 together). When it ends the agent's state drifts, it broadcasts its state to its neighbours
-(default: a ring with 4 neighbours on each side) and the team earns 1. An observation is the
+(default: a ring with 4 neighbours on each side) and the team earns 1 — given in ``end_many``, so
+it belongs to the ending macro-actions (and every other one running up to then). An observation is the
 agent's state, the mean of the states it received since its last decision, and a fixed random
 projection of both (``obs_size`` features in all). The semantics are simple on purpose, so that a
 hand-written simulation of the same world can be compared with it (``benchmarks/``).
@@ -114,6 +115,7 @@ class SwarmWorld(World):
         return p.base_duration * (1.0 + p.spread * frac) * self.speed[idx]
 
     def end_many(self, idx: np.ndarray) -> None:
+        """The ending macro-actions drift their agents' states, broadcast them and earn 1 each."""
         self.state[idx] += self.drift[self.last_action[idx]]
         if self.network is not None:
             self.network.broadcast_many(idx, "state", self.state[idx])

@@ -142,6 +142,19 @@ def test_finite_candidates_give_finite_values_within_their_range(rule, d, values
             assert np.all(out[i] >= lo - slack) and np.all(out[i] <= hi + slack), (i, out[i])
 
 
+def test_tiny_coordinates_beside_a_huge_one_stay_within_the_candidates_range(to_csr):
+    # scaling an agent's candidates down by 2^515 turns 7.2e-168 into a subnormal: its lost bits
+    # must not carry the result outside the candidates' range (a case found by the test above)
+    graph = nx.cycle_graph(7)
+    graph.add_edges_from([(0, 2), (0, 3), (0, 4), (0, 5), (1, 4)])
+    indptr, indices = to_csr(graph)
+    x = np.zeros((7, 3))
+    x[6] = [0.0, 4.49423283715579e307, 7.228365844491276e-168]
+    for name, params in CASES:
+        out = aggregate(name, x, indptr, indices, **_keeping(name, params))
+        assert np.all(out[6] <= x[6]) and np.all(out[6] >= 0.0), (name, out[6])
+
+
 def test_torch_float32_values_near_its_largest_stay_finite():
     big = float(torch.finfo(torch.float32).max)
     x, indptr, indices = _listener([-big, big], [[big, big], [big, -big], [-big, big]])

@@ -1,0 +1,110 @@
+"""Serving a decision batch: observe, close the ending macro-actions, decide, start the new ones.
+
+``serve(idx)`` is the ``DecisionBatcher``'s callback; it runs at the decision flush of an instant
+(priority ``DECISIONS``), after every other event of that instant, for the slots that asked, in
+the order they asked. In this order it
+
+1. ends the episode instead when the decision budget (``max_decisions``) is spent;
+2. reads the observations (``observe_many``) and initiation sets (``mask_many``) of the batch —
+   so they reflect everything that happened at this instant;
+3. closes the macro-actions that end here into transitions and emits every pending transition
+   (rewards given up to now are counted; the learner sees them before it decides);
+4. calls the policy once for the batch (``explore`` in training episodes), then lets faults
+   replace the actions of Byzantine agents (``action_override``);
+5. records the new macro-actions (index, start, observation, mask) and, for joint learners, hands
+   over the decision epoch;
+6. starts timed macro-actions (``begin_many``) when the agents live in arrays; agents run as
+   processes start their behaviours when the batcher answers them, right after this flush.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from dmarl_des.learn.protocol import Policy
+from dmarl_des.world.learning import Learning
+from dmarl_des.world.slots import Slots
+from dmarl_des.world.timed import TimedMacroActions
+from dmarl_des.world.transitions import Transitions
+
+ActionOverride = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+class DecisionServer:
+    """Serves the decision batches of a world (see the module docstring for the order)."""
+
+    def __init__(
+        self,
+        world: Any,
+        slots: Slots,
+        transitions: Transitions,
+        learning: Learning,
+        timed: TimedMacroActions | None,
+    ) -> None:
+        self.world = world
+        self.slots = slots
+        self.transitions = transitions
+        self.learning = learning
+        self.timed = timed
+        """Set when the agents live in arrays: new macro-actions are started here."""
+        self.max_decisions: int | None = world.scenario.max_decisions
+        self.stop_episode: Callable[[], None] = lambda: None
+        """Ends the episode now (set by the world: the episode runner's ``end_now``)."""
+
+    def decide(self, obs: np.ndarray, idx: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The policy's actions for a batch, after fault overrides (Byzantine agents)."""
+        world = self.world
+        policy: Policy = world.policy
+        actions = policy.act(obs, idx, mask, explore=world.phase == "train")
+        override: ActionOverride | None = world.action_override
+        if override is not None:
+            actions = override(idx, np.asarray(actions, dtype=np.int64), mask)
+        return np.asarray(actions, dtype=np.int64)
+
+    def serve(self, idx: np.ndarray) -> np.ndarray | None:
+        """One decision batch for slots ``idx``; None when the episode ended instead."""
+        limit = self.max_decisions
+        if limit is not None and self.world.batcher.n_decisions >= limit:
+            self.stop_episode()
+            return None
+        obs, mask = self.prepare(idx)
+        actions = self.decide(obs, idx, mask)
+        self.apply(idx, actions, obs, mask)
+        return actions
+
+    def prepare(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Steps 2–3: the batch's observations and masks, with its ending macro-actions closed
+        and every pending transition emitted. A driver that decides elsewhere (one decision at a
+        time) calls ``prepare``, then ``apply`` with its actions."""
+        world = self.world
+        obs = world.observe_many(idx)
+        mask = world.mask_many(idx)
+        now = float(world.env.now)
+        was_open = self.slots.action[idx] >= 0
+        if was_open.all():
+            self.transitions.close(idx, now, obs, mask, done=False)
+        elif was_open.any():
+            self.transitions.close(idx[was_open], now, obs[was_open], mask[was_open], done=False)
+        self.transitions.emit()
+        return obs, mask
+
+    def apply(
+        self, idx: np.ndarray, actions: np.ndarray, obs: np.ndarray, mask: np.ndarray
+    ) -> None:
+        """Steps 5–6: record and start the chosen macro-actions of slots ``idx``."""
+        slots = self.slots
+        now = float(self.world.env.now)
+        slots.action[idx] = actions
+        slots.t_start[idx] = now
+        slots.obs[idx] = obs
+        slots.mask[idx] = mask
+        slots.n_decisions[idx] += 1
+        if self.learning.joint is not None:
+            deciding = np.zeros(slots.n, dtype=bool)
+            deciding[idx] = True
+            self.learning.epoch(deciding, self.world.global_state(), done=False, terminal=False)
+        if self.timed is not None:
+            self.timed.start(idx, actions)

@@ -1,0 +1,123 @@
+"""Learner cadence: which learner learns in an episode, what it is handed, when it updates (train rows).
+
+In a training episode (``phase == "train"`` with a ``Learner`` as the policy) the learner is given
+every squeezed transition batch as it is emitted (at the decision flush that closes it, or at the
+episode's end) and — for joint learners (``joint = True``: VDN, QMIX) — one ``DecisionEpoch`` per
+decision flush and one at the end. After each hand-over, and after ``Learner.end_episode``, it
+updates as many times as it says it is ``ready()``; each update is one row of the ``train`` table
+(typed columns per metric; a learner's own metric names, ``train_metrics``, are added as columns at
+its first update).
+In evaluation episodes nothing is handed over and nothing updates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import polars as pl
+
+from dmarl_des.learn.protocol import DecisionEpoch, Learner, Policy, TransitionBatch
+from dmarl_des.log import Recorder
+from dmarl_des.log.schema import train_row
+from dmarl_des.world.rewards import Rewards
+from dmarl_des.world.slots import Slots
+
+
+class Learning:
+    """Hands transitions and decision epochs to the episode's learner and runs its updates."""
+
+    def __init__(self, recorder: Recorder, slots: Slots, rewards: Rewards, gamma: float) -> None:
+        self.recorder = recorder
+        self.slots = slots
+        self.rewards = rewards
+        self.gamma = gamma
+        self.n_updates = 0
+        """Updates over the whole run (the ``update`` column of ``train``)."""
+        self.learner: Learner | None = None
+        """The learner of this episode (None: evaluation, or a policy that does not learn)."""
+        self.joint: Learner | None = None
+        """The learner again when it learns from joint decision epochs, else None."""
+        self._episode = 0
+        self._clock: Callable[[], float] = lambda: 0.0
+        self._epoch_time = 0.0
+        self._epoch_action = np.zeros(0, dtype=np.int64)
+
+    def begin_episode(
+        self, policy: Policy, phase: str, episode: int, clock: Callable[[], float]
+    ) -> None:
+        """Choose who learns in this episode (a learner in a training episode, else nobody)."""
+        training = phase == "train" and isinstance(policy, Learner)
+        self.learner = policy if training else None
+        self.joint = self.learner if training and getattr(policy, "joint", False) else None
+        self._episode = episode
+        self._clock = clock
+        self._epoch_time = 0.0
+        self._epoch_action = np.full(self.slots.n, -1, dtype=np.int64)
+
+    @property
+    def active(self) -> bool:
+        """True when the episode has a learner (so transitions must be built in full)."""
+        return self.learner is not None
+
+    def observe(self, batch: TransitionBatch) -> None:
+        """Hand squeezed transitions to the learner, then update while it is ready."""
+        assert self.learner is not None
+        self.learner.observe(batch)
+        self.maybe_update()
+
+    def epoch(self, deciding: np.ndarray, state: np.ndarray, *, done: bool, terminal: bool) -> None:
+        """Hand the joint learner the decision epoch ending now (``deciding``: who decides now)."""
+        learner = self.joint
+        assert learner is not None
+        now = self._clock()
+        slots = self.slots
+        reward, _ = self.rewards.team.window(self._epoch_time, now, self.gamma, closed=done)
+        running = slots.action >= 0
+        self._epoch_action = np.where(running, slots.action, self._epoch_action)
+        epoch = DecisionEpoch(
+            time=now,
+            tau=now - self._epoch_time,
+            reward=reward,
+            state=state,
+            obs=slots.obs.copy(),
+            mask=slots.mask.copy(),
+            action=self._epoch_action.copy(),
+            deciding=deciding,
+            alive=slots.up.copy(),
+            done=done,
+            terminal=done and terminal,
+            episode=self._episode,
+        )
+        self._epoch_time = now
+        learner.observe_epoch(epoch)
+        self.maybe_update()
+
+    def maybe_update(self) -> None:
+        """Update the learner as long as it is ready; one ``train`` row per update."""
+        learner = self.learner
+        if learner is None:
+            return
+        while learner.ready():
+            t0 = time.perf_counter()
+            metrics = dict(learner.update())
+            self.n_updates += 1
+            wall = time.perf_counter() - t0
+            if self.n_updates == 1:  # a learner's own metrics become columns of their own
+                own = getattr(learner, "train_metrics", ())
+                self.recorder.add_columns("train", dict.fromkeys(own, pl.Float64))
+            self.recorder.add(
+                "train",
+                update=self.n_updates,
+                episode=self._episode,
+                sim_time=self._clock(),
+                wall_s=wall,
+                **train_row(metrics, self.recorder.columns("train")),
+            )
+
+    def end_episode(self, episode: int) -> None:
+        """The episode is over: the learner's end-of-episode step, then its updates."""
+        if self.learner is not None:
+            self.learner.end_episode(episode)
+            self.maybe_update()

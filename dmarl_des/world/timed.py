@@ -1,0 +1,129 @@
+"""Timed macro-actions: durations known at the start, so agents live in arrays and ends are batched.
+
+A timed world (``timed = True``) starts macro-actions with ``begin_many(idx, actions) ->
+durations`` and ends them with ``end_many(idx)``. Kept in arrays (the default), the agents whose
+macro-actions end at the same time ``t`` are filed under ``t`` and end in ONE ``NORMAL`` event:
+``end_many`` for all of them (in the order they were started), then one request for their next
+decisions, which the decision flush of ``t`` serves. An end whose slot was cancelled since (crash,
+interrupt: the slot's ``generation`` moved on) or whose agent is down is skipped. Run as processes
+(``agents_as_processes=True``) each agent's behaviour is the same begin, wait, end; the tests show
+identical tables.
+
+With a control tick (``decision_period > 0``) a macro-action whose duration runs out between two
+ticks ends at the next tick — the agent's controller runs at the ticks — so its end effects happen
+there, with those of every other agent ending at that tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+import numpy as np
+import simpy
+
+from dmarl_des.agent import SimAgent
+from dmarl_des.world.rewards import Rewards
+from dmarl_des.world.slots import Slots
+
+Begin = Callable[[np.ndarray, np.ndarray], np.ndarray]
+End = Callable[[np.ndarray], Any]
+
+
+class TimedMacroActions:
+    """Starts timed macro-actions, files their ends by end time, and ends them in batches."""
+
+    def __init__(
+        self, slots: Slots, rewards: Rewards, begin_many: Begin, end_many: End, period: float
+    ) -> None:
+        self.slots = slots
+        self.rewards = rewards
+        self.begin_many = begin_many
+        self.end_many = end_many
+        self.period = period
+        self.env = simpy.Environment()
+        self.request_many: Callable[[np.ndarray], None] = lambda _idx: None
+        self._ends: dict[float, list[np.ndarray]] = {}
+
+    def begin_episode(self, env: simpy.Environment, request_many: Callable[[np.ndarray], None]):
+        """Use ``env`` and ask for decisions through ``request_many`` from now on."""
+        self.env = env
+        self.request_many = request_many
+        self._ends = {}
+
+    def end_times(self, durations: np.ndarray) -> np.ndarray:
+        """When timed macro-actions started now end: after their duration, at a control tick.
+
+        With ``decision_period > 0`` the agent's controller runs at the ticks, so a macro-action
+        whose duration runs out between two ticks completes at the next tick (its transition
+        spans to the tick in any case).
+        """
+        ends = self.env.now + np.asarray(durations, dtype=np.float64)
+        period = self.period
+        if period > 0:
+            ends = np.maximum(ends, np.ceil(ends / period - 1e-9) * period)
+        return ends
+
+    def end_now(self, idx: np.ndarray) -> None:
+        """``end_many(idx)``, with the rewards it gives credited to the ending macro-actions."""
+        rewards = self.rewards
+        rewards.ending = True
+        try:
+            self.end_many(idx)
+        finally:
+            rewards.ending = False
+
+    # ---------------------------------------------------------------- agents kept in arrays
+    def start(self, idx: np.ndarray, actions: np.ndarray) -> None:
+        """Begin the chosen macro-actions of slots ``idx`` and file their ends."""
+        ends = self.end_times(self.begin_many(idx, actions))
+        # each agent with the generation its macro-action belongs to (a later one cancels it)
+        agents = np.empty((2, len(idx)), dtype=np.int64)
+        agents[0] = idx
+        agents[1] = self.slots.generation[idx]
+        if len(idx) == 1:
+            self._add_end(float(ends[0]), agents)
+            return
+        order = ends.argsort(kind="stable")
+        ends, agents = ends[order], agents[:, order]
+        bounds = [0, *((ends[1:] != ends[:-1]).nonzero()[0] + 1).tolist(), len(ends)]
+        keys = ends[bounds[:-1]].tolist()
+        pending = self._ends
+        for key, lo, hi in zip(keys, bounds[:-1], bounds[1:], strict=True):
+            chunks = pending.get(key)
+            if chunks is None:
+                self._add_end(key, agents[:, lo:hi])
+            else:
+                chunks.append(agents[:, lo:hi])
+
+    def cancel(self, idx: int) -> None:
+        """Forget slot ``idx``'s filed end (its macro-action is cut or interrupted)."""
+        self.slots.generation[idx] += 1
+
+    def _add_end(self, t_end: float, agents: np.ndarray) -> None:
+        """File ``agents`` ([2, K]: slots and generations) under the end time ``t_end``."""
+        chunks = self._ends.get(t_end)
+        if chunks is None:
+            chunks = self._ends[t_end] = []
+            event = self.env.timeout(t_end - self.env.now)
+            event.callbacks.append(lambda _ev, key=t_end: self._on_ends(key))
+        chunks.append(agents)
+
+    def _on_ends(self, key: float) -> None:
+        chunks = self._ends.pop(key)
+        idx, gen = np.concatenate(chunks, axis=1) if len(chunks) > 1 else chunks[0]
+        slots = self.slots
+        live = (slots.generation[idx] == gen) & slots.up[idx]
+        if not live.all():
+            idx = idx[live]
+        if len(idx):
+            self.end_now(idx)
+            self.request_many(idx)
+
+    # ---------------------------------------------------------------- agents as processes
+    def behaviour(self, agent: SimAgent) -> Generator[simpy.Event, Any, None]:
+        """The process-mode run of a timed macro-action: begin, wait its duration, end."""
+        idx = np.array([agent.idx], dtype=np.int64)
+        end = float(self.end_times(self.begin_many(idx, self.slots.action[idx]))[0])
+        yield self.env.timeout(end - self.env.now)
+        self.end_now(idx)
