@@ -141,7 +141,7 @@ def study_facts(
     scenario_file: str,
 ) -> dict[str, Any]:
     """The facts of a study's runs (JSON-able)."""
-    from dmarl_des.worlds import world_class
+    from dmarl_des.world import world_class
 
     first = scenarios[0]
     file = Path(scenario_file)
