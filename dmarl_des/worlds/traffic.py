@@ -62,23 +62,7 @@ from dmarl_des.worlds.traffic_grid import (
 from dmarl_des.worlds.traffic_queues import QueueNetwork
 from dmarl_des.worlds.traffic_reports import QUEUES, NeighbourReports
 from dmarl_des.worlds.traffic_signals import Signals, Timings
-
-TRAFFIC_TABLE: dict[str, pl.DataType] = {
-    "episode": pl.Int64,
-    "time": pl.Float64,
-    "entered": pl.Int64,
-    "exited": pl.Int64,
-    "in_network": pl.Int64,
-    "halting": pl.Int64,
-    "crossings": pl.Int64,
-    "total_delay": pl.Float64,
-    "delay_per_vehicle": pl.Float64,
-    "mean_stop_delay": pl.Float64,
-    "mean_trip_delay": pl.Float64,
-    "mean_trip_time": pl.Float64,
-    "throughput": pl.Float64,
-}
-"""One row per episode, at its end (see docs/world_traffic.md)."""
+from dmarl_des.worlds.traffic_table import TRAFFIC_METRICS, TRAFFIC_TABLE, traffic_row
 
 
 class TrafficParams(WorldParams):
@@ -169,6 +153,7 @@ class TrafficWorld(World):
     obs_dim = OBS_DIM
     message_kinds: ClassVar[dict[str, MessageKind]] = {"queues": QUEUES}
     tables: ClassVar[dict[str, dict[str, pl.DataType]]] = {"traffic": TRAFFIC_TABLE}
+    metrics = TRAFFIC_METRICS
     trace_columns: ClassVar[dict[str, pl.DataType]] = {"phase": pl.Int8, "halting": pl.Int32}
     log_passages: bool = False
     """Set True to keep every stop-line crossing of an episode (``vehicles.passages()``)."""
@@ -243,21 +228,7 @@ class TrafficWorld(World):
 
     def _summary(self) -> dict[str, Any]:
         self._sync()
-        s = self.vehicles.summary()
-        trips, crossings = s["exited"], s["crossings"]
-        return {
-            "entered": s["entered"],
-            "exited": trips,
-            "in_network": s["in_network"],
-            "halting": s["halting"],
-            "crossings": crossings,
-            "total_delay": s["total_delay"],
-            "delay_per_vehicle": s["total_delay"] / max(s["entered"], 1),
-            "mean_stop_delay": s["crossing_delay"] / crossings if crossings else None,
-            "mean_trip_delay": s["trip_delay"] / trips if trips and s["trip_delay"] else None,
-            "mean_trip_time": s["trip_time"] / trips if trips else None,
-            "throughput": 3600.0 * trips / self.now if self.now > 0 else 0.0,
-        }
+        return traffic_row(self.vehicles.summary(), self.now)
 
     def _sync(self) -> None:
         """Bring the vehicles to the current time (every crossing before now)."""
