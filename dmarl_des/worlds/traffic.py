@@ -187,6 +187,8 @@ class TrafficWorld(World):
         self.reports = NeighbourReports(self.grid)
         self.measured = np.zeros(n)
         """Each signal's reward measure when its running macro-action started."""
+        self.team_measured = 0.0
+        """The whole grid's measure at the last team reward (``shared_reward``)."""
 
     def _new_vehicles(self, episode: int) -> Any:
         p = self.params
@@ -294,14 +296,23 @@ class TrafficWorld(World):
         return durations
 
     def end_many(self, idx: np.ndarray) -> None:
-        """Greens end: each signal earns minus the change of its measure over the macro-action."""
+        """Greens end: each signal earns minus the change of its measure over the macro-action;
+        with ``shared_reward`` the team earns minus the change of the whole grid's measure
+        (flashing intersections included) since its last reward."""
         self._sync()
+        scale = self.params.reward_scale
+        if self.params.shared_reward:
+            grid = float(self._measure(np.arange(len(self.sim_agents))).sum())
+            reward, self.team_measured = (self.team_measured - grid) / scale, grid
+            if reward != 0.0:  # signals ending at one instant: the first one takes it all
+                self.give_reward(reward)
+            return
         now = self._measure(idx)
-        reward = (self.measured[idx] - now) / self.params.reward_scale
+        reward = (self.measured[idx] - now) / scale
         self.measured[idx] = now
-        agents, shared = self.sim_agents, self.params.shared_reward
-        for i, r in zip(idx.tolist(), reward.tolist(), strict=True):  # one reward per signal
-            self.give_reward(r, agents=None if shared else [agents[i]])
+        agents = self.sim_agents
+        for i, r in zip(idx.tolist(), reward.tolist(), strict=True):
+            self.give_reward(r, agents=[agents[i]])
 
     def _measure(self, idx: np.ndarray) -> np.ndarray:
         """Per signal: waiting accumulated by the vehicles halting at its stop lines (``wait``),

@@ -122,8 +122,9 @@ def _vehicles(world):
 
 
 def _waiting(got, approaches, t):
-    """Summed waiting at time t of the vehicles at ``approaches``."""
-    here = np.isin(got["approach"], approaches) & (got["arrival"] <= t) & (got["crossing"] > t)
+    """Summed waiting at time t of the vehicles at ``approaches`` (the state at t is the one
+    before the crossings of instant t)."""
+    here = np.isin(got["approach"], approaches) & (got["arrival"] <= t) & (got["crossing"] >= t)
     return float((t - got["arrival"][here]).sum())
 
 
@@ -154,26 +155,30 @@ def test_wait_reward_is_the_reduction_of_accumulated_waiting_time():
 
 
 def test_shared_queue_reward_is_minus_the_total_delay():
-    """reward = queue, shared: the team return is minus the vehicle-seconds of delay up to the
-    last completed macro-action, / reward_scale (a horizon off the 5 s grid of the durations: no
-    macro-action ends exactly at it)."""
+    """reward = queue, shared: the team return is minus the vehicle-seconds of delay of the
+    whole grid up to the last macro-action end, / reward_scale — flashing (crashed)
+    intersections included (a horizon off the 5 s grid of the durations: no macro-action ends
+    exactly at it)."""
     scenario = _scenario(
         n_agents=4,
         horizon=1202.5,
         gamma=1.0,
-        **{"world.reward": "queue", "world.shared_reward": True, "record.transitions": True},
+        **{
+            "world.reward": "queue",
+            "world.shared_reward": True,
+            "record.transitions": True,
+            "faults.crash.count": 1,
+        },
     )
     world = _run(scenario, passages=True)
     got = _vehicles(world)
     tr = world.recorder.frames()["transitions"]
     team = world.recorder.frames()["episodes"]["team_return"][0]
-    total = 0.0
-    for agent in range(4):
-        t_last = tr.filter((pl.col("agent_id") == agent) & ~pl.col("done"))["t_end"].max()
-        mine = np.isin(got["approach"], np.arange(4 * agent, 4 * agent + 4))
-        crossed = mine & (got["crossing"] < t_last)
-        total += float((got["crossing"] - got["arrival"])[crossed].sum())
-        total += _waiting(got, np.arange(4 * agent, 4 * agent + 4), t_last)
+    assert world.recorder.frames()["episodes"]["n_crashed"][0] == 1
+    t_last = tr.filter(~pl.col("done"))["t_end"].max()
+    crossed = got["crossing"] < t_last
+    total = float((got["crossing"] - got["arrival"])[crossed].sum())
+    total += _waiting(got, np.arange(16), t_last)
     assert team == pytest.approx(-total / 100.0, rel=1e-9)
 
 
