@@ -5,9 +5,9 @@ Run: ``python benchmarks/bench_traffic.py`` (N = 16, 1,000 and 10,000 signals; `
 0.13 veh/s per entry, 1 s control tick, queue reports every 5 s) in its own process with one
 torch and one BLAS thread, after a short warm-up run in that process; the figures are the
 episode's simulation (``episodes.wall_s``, tables and imports excluded). Controllers: fixed-time,
-max-pressure (decentralized, from the reported queues), random, and a Mac-IPPO MLP policy
-(shared 64 × 64 parameters; one batched forward pass per decision batch; ``learner`` in greedy
-evaluation, no training).
+max-pressure (decentralized, from the reported queues), random, and the Mac-IPPO checkpoint
+``models/traffic-ippo`` (an MLP actor of 64 × 64 shared by all signals, trained on 4 × 4; one
+batched greedy forward pass per decision batch).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ CONTROLLERS = {
     "fixed-time": {"world.controller": "fixed_time"},
     "max-pressure": {},
     "random": {"policy": "random"},
-    "Mac-IPPO (MLP)": {"policy": "learner"},
+    "Mac-IPPO": {"policy": str(ROOT / "models" / "traffic-ippo")},
 }
 
 
@@ -35,17 +35,12 @@ def _one(n: int, horizon: float, controller: str) -> dict[str, float]:
     import torch
 
     torch.set_num_threads(1)
-    from dmarl_des.learn.registry import learner_config
     from dmarl_des.scenario import load_scenario
     from dmarl_des.study import run_scenario
 
     overrides = {"n_agents": n, "horizon": horizon, **CONTROLLERS[controller]}
-    scenario = load_scenario(TRAFFIC)
-    if overrides.get("policy") == "learner":  # greedy evaluation only: 0 training episodes
-        scenario = scenario.with_learner(learner_config("ippo", {}))
-        overrides |= {"episodes": 1, "eval_episodes": 1}
-    scenario = scenario.with_overrides(overrides)
-    run_scenario(scenario.with_overrides({"horizon": min(horizon, 60.0), "eval_episodes": 0}))
+    scenario = load_scenario(TRAFFIC).with_overrides(overrides)
+    run_scenario(scenario.with_overrides({"horizon": min(horizon, 60.0)}))
     frames = run_scenario(scenario).frames
     row = frames["episodes"].tail(1).row(0, named=True)
     traffic = frames["traffic"].tail(1).row(0, named=True)
@@ -74,7 +69,7 @@ def main() -> None:
     if not args.quick:
         sizes.append((10_000, 600.0))
     print(
-        f"{'N':>6} {'controller':<15} {'horizon':>7} {'decisions':>10} {'wall s':>7} "
+        f"{'N':>6} {'controller':<13} {'horizon':>7} {'decisions':>10} {'wall s':>7} "
         f"{'decisions/s':>11} {'crossings/s':>11} {'batch':>6} {'sim s/s':>8} {'delay/veh':>9}"
     )
     for n, horizon in sizes:
@@ -89,7 +84,7 @@ def main() -> None:
             ).stdout
             r = json.loads(out.strip().splitlines()[-1])
             print(
-                f"{n:>6} {controller:<15} {horizon:>7.0f} {r['decisions']:>10,} "
+                f"{n:>6} {controller:<13} {horizon:>7.0f} {r['decisions']:>10,} "
                 f"{r['wall_s']:>7.2f} {r['decisions_per_s']:>11,.0f} {r['crossings_per_s']:>11,.0f} "
                 f"{r['mean_batch']:>6.1f} {r['sim_s_per_s']:>8.0f} {r['delay_per_vehicle']:>9.1f}",
                 flush=True,
