@@ -74,6 +74,12 @@ class Recorder:
             else:
                 values.extend([None] * n)
 
+    def clear(self) -> None:
+        """Forget every buffered row (the tables stay declared)."""
+        for cols in self._columns.values():
+            for values in cols.values():
+                values.clear()
+
     def n_rows(self, table: str) -> int:
         return len(self._columns[table]["run_id"])
 
