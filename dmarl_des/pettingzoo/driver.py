@@ -143,8 +143,9 @@ class EpisodeDriver:
 
     # ---------------------------------------------------------------- tables
     def write_tables(self) -> dict[str, Path]:
-        """Write the run's tables under ``out`` (once; the running episode is cut first)."""
-        if self.out is None or self.written:
+        """Write the run's tables under ``out`` (once, when an episode ran; the running episode
+        is cut first)."""
+        if self.out is None or self.written or self.episode < 0:
             return {}
         self.cut()
         recorder = self.world.recorder
