@@ -16,12 +16,14 @@ per sample. Off (the default) it schedules nothing and adds no table.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import polars as pl
 import simpy
 
+from dmarl_des.agent import SimAgent
 from dmarl_des.errors import ConfigError
 from dmarl_des.kernel import AFTER_DECISIONS, every
 from dmarl_des.log.schema import TRACE, TRACE_MAP
@@ -45,6 +47,21 @@ def trace_schema(
     if clash:
         raise ConfigError("trace_columns", clash, f"names other than {', '.join(builtin)}")
     return {**builtin, **world_columns}
+
+
+def slot_roles(agents: Sequence[SimAgent], up: np.ndarray) -> list[str]:
+    """Each slot's role now: ``absent`` once its agent left, ``crashed`` while down,
+    ``byzantine``, or ``honest``."""
+    return [
+        "absent"
+        if a.role == "left"
+        else "crashed"
+        if not up[i]
+        else "byzantine"
+        if a.role == "byzantine"
+        else "honest"
+        for i, a in enumerate(agents)
+    ]
 
 
 class TraceSampler:
@@ -88,18 +105,7 @@ class TraceSampler:
         world = self.world
         slots = self.slots
         n = slots.n
-        agents = world.sim_agents
-        up = slots.up
-        roles = [
-            "absent"
-            if a.role == "left"
-            else "crashed"
-            if not up[i]
-            else "byzantine"
-            if a.role == "byzantine"
-            else "honest"
-            for i, a in enumerate(agents)
-        ]
+        roles = slot_roles(world.sim_agents, slots.up)
         cols: dict[str, Any] = {
             "episode": np.full(n, self.episode, dtype=np.int64),
             "time": np.full(n, world.now),
