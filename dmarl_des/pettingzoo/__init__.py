@@ -1,9 +1,11 @@
-"""Adapters for other trainers: any world as a PettingZoo AEC or Parallel environment.
+"""Adapters for other trainers: any world as a PettingZoo AEC or Parallel environment, or one of
+its agents as a Gymnasium environment.
 
-``parallel_env(scenario)`` and ``aec_env(scenario)`` take a ``Scenario`` or the path of a
-scenario file (with dotted-key ``overrides``, as ``--set``). The simulation pauses whenever
-decisions are due; faults, the network and the tables stay as in ``dmarl run``, and with the same
-actions an episode is the one ``dmarl run`` simulates with that scenario and seed.
+``parallel_env(scenario)``, ``aec_env(scenario)`` and ``gym_env(scenario, slot=0)`` take a
+``Scenario`` or the path of a scenario file (with dotted-key ``overrides``, as ``--set``). The
+simulation pauses whenever decisions are due; faults, the network and the tables stay as in
+``dmarl run``, and with the same actions an episode is the one ``dmarl run`` simulates with that
+scenario and seed.
 See docs/pettingzoo.md.
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 from dmarl_des.pettingzoo.aec import DecisionAECEnv
 from dmarl_des.pettingzoo.driver import EpisodeDriver
 from dmarl_des.pettingzoo.epochs import DecisionEpochs, Epoch
+from dmarl_des.pettingzoo.gym import SingleAgentEnv
 from dmarl_des.pettingzoo.parallel import DecisionParallelEnv
 from dmarl_des.scenario import Scenario, load_scenario
 
@@ -25,7 +28,9 @@ __all__ = [
     "DecisionParallelEnv",
     "EpisodeDriver",
     "Epoch",
+    "SingleAgentEnv",
     "aec_env",
+    "gym_env",
     "parallel_env",
 ]
 
@@ -52,3 +57,13 @@ def aec_env(
 ) -> DecisionAECEnv:
     """The scenario's world as a PettingZoo ``AECEnv`` (options: see ``DecisionEpochs``)."""
     return DecisionAECEnv(_scenario(scenario, overrides), **options)
+
+
+def gym_env(
+    scenario: Scenario | str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> SingleAgentEnv:
+    """One agent of the scenario's world as a ``gymnasium.Env`` (options: ``slot``, ``out``);
+    the others act by the scenario's policy."""
+    return SingleAgentEnv(_scenario(scenario, overrides), **options)

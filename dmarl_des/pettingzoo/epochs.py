@@ -39,6 +39,26 @@ MaskPlace = Literal["observation", "info"]
 InvalidActions = Literal["replace", "raise"]
 
 
+def allowed_action(
+    action: Any, mask: np.ndarray, invalid: InvalidActions, who: str
+) -> tuple[int, bool]:
+    """``action`` as a macro-action index allowed by ``mask`` [n_actions], and whether it was
+    replaced: an integer in range is required (else ``ValueError``); one outside the initiation
+    set becomes the first allowed macro-action (``invalid="replace"``) or is refused."""
+    value = np.asarray(action)
+    if value.dtype.kind not in "iu" or value.size != 1:
+        raise ValueError(f"action of {who} must be one integer, got {action!r}")
+    a = int(value.reshape(()))
+    if not 0 <= a < mask.size:
+        raise ValueError(f"action of {who} must be in [0, {mask.size}), got {a}")
+    if mask[a]:
+        return a, False
+    if invalid == "raise" or not mask.any():
+        allowed = np.flatnonzero(mask).tolist()
+        raise ValueError(f"action {a} of {who} is outside its initiation set {allowed}")
+    return int(np.argmax(mask)), True
+
+
 class Lives:
     """The name of the agent life in each slot (None: no life that has decided is there)."""
 
@@ -242,19 +262,9 @@ class DecisionEpochs:
         return self._check_action(name, action, batch.mask[int(hit[0])])
 
     def _check_action(self, name: str, action: Any, mask: np.ndarray) -> int:
-        value = np.asarray(action)
-        if value.dtype.kind not in "iu" or value.size != 1:
-            raise ValueError(f"action of {name} must be one integer, got {action!r}")
-        a = int(value.reshape(()))
-        if not 0 <= a < self.n_actions:
-            raise ValueError(f"action of {name} must be in [0, {self.n_actions}), got {a}")
-        if mask[a]:
-            return a
-        if self.invalid_actions == "raise" or not mask.any():
-            allowed = np.flatnonzero(mask).tolist()
-            raise ValueError(f"action {a} of {name} is outside its initiation set {allowed}")
-        self.replaced_actions += 1
-        return int(np.argmax(mask))
+        a, replaced = allowed_action(action, mask, self.invalid_actions, name)
+        self.replaced_actions += replaced
+        return a
 
     def _format(self, obs: np.ndarray, mask: np.ndarray) -> Any:
         obs = np.array(obs, dtype=np.float32)

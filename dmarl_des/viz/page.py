@@ -30,10 +30,10 @@ SCENE_PIXELS = 560
 def swarm_view(model: LiveRun) -> Any:
     """The swarm now, with the messages lost in the last step."""
     lost = model.history["lost"][-1] if model.history["lost"] else 0
-    with solara.Column(classes=["dmarl-swarm"]) as column:
-        solara.HTML(tag="div", unsafe_innerHTML=scene_svg(model.scene(), SCENE_PIXELS))
+    with solara.Column(classes=["dmarl-swarm"], gap="4px") as column:
         if model.world.network is not None:
             solara.Text(f"messages lost in the last {model.interval:g} time units: {lost:.0f}")
+        solara.HTML(tag="div", unsafe_innerHTML=scene_svg(model.scene(), SCENE_PIXELS))
     return column
 
 

@@ -21,6 +21,8 @@ from dmarl_des.viz.raster import LEGEND, agent_radius, plot_box, to_pixels
 from dmarl_des.viz.scene import FLASH_COLOUR, LINK_COLOUR, ROLE_COLOURS, ROLES, Scene, map_rgb
 
 SERIES_COLOURS = ("#2b6cb0", "#c81e2d", "#2f855a", "#d66e14")
+_FIT = "width:100%;height:auto"
+"""In a page, a picture shrinks to the width of its box (the view box keeps its proportions)."""
 
 
 def _rgb(colour: tuple[int, int, int]) -> str:
@@ -40,7 +42,7 @@ def scene_svg(scene: Scene, size: int = 560) -> str:
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="dmarl-scene" width="{size}" '
         f'height="{size}" viewBox="0 0 {size} {size}" data-time="{scene.time:g}" '
-        f'data-agents="{len(scene.roles)}">',
+        f'data-agents="{len(scene.roles)}" style="{_FIT}">',
         f'<rect x="0" y="0" width="{size}" height="{size}" fill="#fafafc"/>',
         f'<rect x="{left}" y="{top}" width="{side}" height="{side}" fill="#ffffff"/>',
     ]
@@ -127,7 +129,7 @@ def line_chart_svg(
 
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="dmarl-chart" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}">',
+        f'height="{height}" viewBox="0 0 {width} {height}" style="{_FIT}">',
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
         f'<text x="{left}" y="14" font-size="12" fill="#232832">{escape(title)}</text>',
         f'<path d="M{left},{top} V{top + h} H{left + w}" fill="none" stroke="#787d87"/>',
