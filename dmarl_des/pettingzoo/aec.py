@@ -52,7 +52,9 @@ class DecisionAECEnv(AECEnv):
         self.metadata: dict[str, Any] = {
             "name": f"dmarl_des_{scenario.world.name}",
             "render_modes": [],
-            "is_parallelizable": True,
+            # agents decide asynchronously: PettingZoo's aec_to_parallel does not apply (use
+            # DecisionParallelEnv, whose step is one decision epoch)
+            "is_parallelizable": False,
         }
         self._clear_episode()
 

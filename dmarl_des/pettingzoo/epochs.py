@@ -157,6 +157,8 @@ class DecisionEpochs:
         """Actions outside the initiation set replaced in this episode."""
         self._observation_spaces: dict[str, gymnasium.spaces.Space] = {}
         self._action_spaces: dict[str, gymnasium.spaces.Discrete] = {}
+        self._known: set[str] = set()
+        """Every name announced by this environment (its spaces live as long as it does)."""
         self._last: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         """Each live agent's latest observation and mask (its decision's)."""
 
@@ -184,8 +186,8 @@ class DecisionEpochs:
         return space
 
     def _check_known(self, agent: str) -> None:
-        if agent not in self.lives.possible:
-            raise KeyError(f"{agent!r} is not an agent of this episode so far")
+        if agent not in self._known:
+            raise KeyError(f"{agent!r} is not an agent of this environment so far")
 
     @property
     def world(self) -> Any:
@@ -200,8 +202,6 @@ class DecisionEpochs:
         if seed is not None:
             self._replace_world(int(seed))
         self.lives = Lives(len(self.driver.world.sim_agents))
-        self._observation_spaces.clear()
-        self._action_spaces.clear()
         self._last.clear()
         self.replaced_actions = 0
         self.driver.begin()
@@ -317,6 +317,7 @@ class DecisionEpochs:
                 name = lives.name_of[slot]
                 if name is None:
                     name = lives.announce(slot, int(world.sim_agents[slot].agent_id))
+                    self._known.add(name)
                 epoch.ready.append(name)
                 epoch.observations[name] = self._format(batch.obs[k], batch.mask[k])
                 self._last[name] = (batch.obs[k], batch.mask[k])

@@ -68,7 +68,6 @@ class DecisionParallelEnv(ParallelEnv):
         self.metadata: dict[str, Any] = {
             "name": f"dmarl_des_{scenario.world.name}",
             "render_modes": [],
-            "is_parallelizable": True,
         }
         self.agents: list[str] = []
 

@@ -191,6 +191,8 @@ def test_spaces_are_one_object_per_agent_with_an_int8_mask():
     assert infos[agent]["action_mask"].dtype == np.int8
     with pytest.raises(KeyError):
         env.observation_space("agent_99")
+    env.reset(seed=1)  # a new episode: the same names keep the same spaces
+    assert env.observation_space(agent) is space
 
 
 def test_actions_outside_the_initiation_set_are_replaced_or_refused():
