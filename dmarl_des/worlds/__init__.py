@@ -16,6 +16,7 @@ WORLD_MODULES = MappingProxyType(
         "consensus": "dmarl_des.worlds.consensus",
         "coverage": "dmarl_des.worlds.coverage",
         "swarm": "dmarl_des.worlds.swarm",
+        "traffic": "dmarl_des.worlds.traffic",
     }
 )
 """World name -> module defining ``WORLD`` (the World subclass)."""
