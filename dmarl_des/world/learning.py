@@ -6,6 +6,12 @@ episode's end) and — for joint learners (``joint = True``: VDN, QMIX) — one 
 decision flush and one at the end. After each hand-over, and after ``Learner.end_episode``, it
 updates as many times as it says it is ``ready()``; each update is one row of the ``train`` table.
 In evaluation episodes nothing is handed over and nothing updates.
+
+A learner that exchanges vectors with its neighbours (``dmarl_des.learn.exchange.Exchanging``)
+also gets learning rounds in its training episodes (``dmarl_des.comm.LearningRounds``, one per
+learner over the run): ``attach`` opens its inboxes on the episode's network and schedules the
+rounds; update counts are reported to it after every batch of updates (for rounds every K
+updates).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from dmarl_des.comm import LearningRounds, exchanging
 from dmarl_des.learn.protocol import DecisionEpoch, Learner, Policy, TransitionBatch
 from dmarl_des.log import Recorder
 from dmarl_des.world.rewards import Rewards
@@ -41,6 +48,11 @@ class Learning:
         self._clock: Callable[[], float] = lambda: 0.0
         self._epoch_time = 0.0
         self._epoch_action = np.zeros(0, dtype=np.int64)
+        self.rounds: LearningRounds | None = None
+        """The learning rounds of the exchanging learner (kept over the run), else None."""
+        self.exchanging = False
+        """True in a training episode of an exchanging learner: the episode has learning
+        traffic (and a network, even in a world without message kinds)."""
 
     def begin_episode(
         self, policy: Policy, phase: str, episode: int, clock: Callable[[], float]
@@ -53,6 +65,15 @@ class Learning:
         self._clock = clock
         self._epoch_time = 0.0
         self._epoch_action = np.full(self.slots.n, -1, dtype=np.int64)
+        self.exchanging = training and exchanging(policy)
+        if self.exchanging and (self.rounds is None or self.rounds.learner is not policy):
+            self.rounds = LearningRounds(policy, self.recorder)
+
+    def attach(self, env: Any, network: Any, up: np.ndarray, horizon: float) -> None:
+        """Start the episode's learning rounds on its network (exchanging learners only)."""
+        if self.exchanging:
+            assert self.rounds is not None
+            self.rounds.begin_episode(env, network, up, self._episode, horizon)
 
     @property
     def active(self) -> bool:
@@ -114,6 +135,17 @@ class Learning:
                 metrics=json.dumps({k: _as_float(v) for k, v in sorted(metrics.items())}),
                 wall_s=wall,
             )
+            if self.exchanging:
+                assert self.rounds is not None
+                self.rounds.after_updates(self.n_updates)
+
+    def end_simulation(self) -> int:
+        """The episode's simulation is over: no more rounds in it; returns how many it had."""
+        if not self.exchanging:
+            return 0
+        assert self.rounds is not None
+        self.rounds.end_episode()
+        return self.rounds.episode_rounds
 
     def end_episode(self, episode: int) -> None:
         """The episode is over: the learner's end-of-episode step, then its updates."""
