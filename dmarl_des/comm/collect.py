@@ -72,6 +72,7 @@ def collect(
     }
     return Arrived(
         name=name,
+        size=int(network.kinds[name].shape[0]),
         round=round_index,
         time=time,
         agents=agents,

@@ -20,7 +20,11 @@ def exchange_kind(exchange: Exchange) -> MessageKind:
     """The message kind of an exchange: name, shape ``(size,)``, float32, ``4 · size`` bytes
     (what ``net.bandwidth.capacity`` serializes), and the exchange's value bound."""
     return MessageKind(
-        exchange.name, (exchange.size,), "float32", max_bytes=4 * exchange.size, bound=exchange.bound
+        exchange.name,
+        (exchange.size,),
+        "float32",
+        max_bytes=4 * exchange.size,
+        bound=exchange.bound,
     )
 
 

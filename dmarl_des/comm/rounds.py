@@ -29,16 +29,17 @@ learner updates they triggered:
 
 A crashed agent neither sends nor combines (its inbox keeps what arrived before the crash and is
 emptied when it recovers); a recovered agent takes part again from the next round. Rounds happen
-in training episodes only. Each round leaves one row per exchange in the ``rounds`` table.
+in training episodes only. Each round leaves one row per exchange in the ``rounds`` table (with
+the learner's ``round_metrics`` as columns).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import polars as pl
 import simpy
 
 from dmarl_des.comm.collect import collect
@@ -46,7 +47,7 @@ from dmarl_des.comm.kinds import exchange_kind, learning_inbox_limit
 from dmarl_des.errors import ConfigError
 from dmarl_des.kernel import AFTER_DECISIONS, Periodic, call_at, every
 from dmarl_des.learn.exchange import Exchange, Exchanging
-from dmarl_des.log import Recorder
+from dmarl_des.log import TABLES, Recorder
 from dmarl_des.net import MessageKind, Network
 
 __all__ = ["LearningRounds"]
@@ -72,6 +73,9 @@ class LearningRounds:
         for ex in exchanges:
             self.groups.setdefault(ex.cadence, []).append(ex)
         self.recorder = recorder
+        recorder.declare("rounds", TABLES["rounds"])
+        self.metrics = tuple(getattr(learner, "round_metrics", ()))
+        recorder.add_columns("rounds", dict.fromkeys(self.metrics, pl.Float64))
         self.n_rounds = 0
         """Rounds over the run (the ``round`` column of the `rounds` table)."""
         self.episode_rounds = 0
@@ -171,6 +175,11 @@ class LearningRounds:
         for ex in self.groups[cadence]:
             arrived = collect(network, ex.name, agents, self.n_rounds, now, times)
             metrics = dict(self.learner.combine(arrived))
+            unknown = sorted(set(metrics) - set(self.metrics))
+            if unknown:
+                raise ConfigError(
+                    "round metric", unknown, f"declared in round_metrics {self.metrics}"
+                )
             counts = arrived.counts
             self.recorder.add(
                 "rounds",
@@ -182,13 +191,9 @@ class LearningRounds:
                 sent=sent[ex.name],
                 agents=int(agents.size),
                 mean_age=float(arrived.age.mean()) if len(arrived) else None,
-                metrics=json.dumps({k: _number(v) for k, v in sorted(metrics.items())}),
                 **counts,
+                **{k: None if v is None else float(v) for k, v in metrics.items()},
             )
-
-
-def _number(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
 def exchanging(policy: Any) -> bool:

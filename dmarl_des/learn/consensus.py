@@ -66,8 +66,7 @@ def weighted_sum(
     """Σ_m weights[m] · vector_m into the row of each combining agent: [A, size] float32 (row k
     for ``arrived.agents[k]``), one sparse product per source array."""
     a = arrived.agents.shape[0]
-    size = arrived.sources[0].shape[1] if arrived.sources else 0
-    out = torch.zeros(a, size, device=device)
+    out = torch.zeros(a, arrived.size, device=device)
     if not len(arrived):
         return out
     local = np.searchsorted(arrived.agents, arrived.receiver)

@@ -65,7 +65,7 @@ class Exchange:
 
 @dataclass(frozen=True, slots=True)
 class Arrived:
-    """The vectors of one exchange that agents combine at one round.
+    """The vectors of one exchange (``size`` entries each) that agents combine at one round.
 
     ``agents`` [A] (ascending) combine now: the agents that are up. Neighbourhoods are the
     network's at this instant as CSR arrays: agent ``i`` hears ``indices[indptr[i]:indptr[i+1]]``.
@@ -78,6 +78,7 @@ class Arrived:
     """
 
     name: str
+    size: int
     round: int
     time: float
     agents: np.ndarray
@@ -101,8 +102,7 @@ class Arrived:
     def vectors(self, sel: np.ndarray | None = None) -> np.ndarray:
         """The vectors of messages ``sel`` (None: all) as a new float32 array [M', size]."""
         source, row = (self.source, self.row) if sel is None else (self.source[sel], self.row[sel])
-        size = self.sources[0].shape[1] if self.sources else 0
-        out = np.empty((source.shape[0], size), dtype=np.float32)
+        out = np.empty((source.shape[0], self.size), dtype=np.float32)
         for k, src in enumerate(self.sources):
             at = np.flatnonzero(source == k)
             if at.size:
@@ -112,7 +112,12 @@ class Arrived:
 
 @runtime_checkable
 class Exchanging(Protocol):
-    """A learner whose agents exchange vectors with their neighbours over the network."""
+    """A learner whose agents exchange vectors with their neighbours over the network.
+
+    ``round_metrics`` names the metrics ``combine`` may return (columns of the `rounds` table).
+    """
+
+    round_metrics: tuple[str, ...]
 
     def exchanges(self) -> Sequence[Exchange]:
         """What the agents exchange (fixed for the learner's lifetime)."""

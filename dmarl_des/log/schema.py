@@ -135,9 +135,9 @@ ROUNDS = {
     "superseded": pl.Int64,
     "unlinked": pl.Int64,
     "mean_age": pl.Float64,
-    "metrics": pl.Utf8,
 }
-"""One row per learning round × exchange (see ``dmarl_des.comm.rounds``)."""
+"""One row per learning round × exchange (see ``dmarl_des.comm.rounds``); the learner's round
+metrics (``round_metrics``) are added as Float64 columns."""
 
 FAULTS = {
     "run_id": pl.Utf8,
