@@ -43,7 +43,11 @@ def test_the_registry_is_immutable():
 @pytest.mark.parametrize(
     ("name", "values", "pattern"),
     [
-        ("dqn", {}, r"learner.name: got 'dqn'; allowed: iql \| ippo \| vdn \| qmix \| networked_ac"),
+        (
+            "dqn",
+            {},
+            r"learner.name: got 'dqn'; allowed: iql \| ippo \| vdn \| qmix \| networked_ac",
+        ),
         ("iql", {"learning_rate": 0.1}, r"learner.learning_rate.*allowed: keys .*\blr\b"),
         ("iql", {"lr": -1.0}, r"learner.lr: got -1.0; allowed: .*greater than 0"),
         ("ippo", {"params": "private"}, r"learner.params: got 'private'.*'shared'"),
