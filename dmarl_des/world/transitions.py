@@ -91,6 +91,15 @@ class Transitions:
         slots.n_done[idx] += 1
         slots.action[idx] = -1
 
+    def _team_average(self, cols: dict[str, np.ndarray]) -> np.ndarray | None:
+        """The rows' team-average rewards when the learner asks for them (else None)."""
+        learner = self.learning.learner
+        if learner is None or not getattr(learner, "team_reward", False):
+            return None
+        return self.rewards.average_windows(
+            cols["t0"], cols["t1"], cols["done"], self.gamma, self.slots.n
+        )
+
     def emit(self) -> None:
         """Squeeze every pending row and hand it on (returns, table, learner)."""
         if not self._pending:
@@ -124,6 +133,7 @@ class Transitions:
             t_start=cols["t0"],
             t_end=cols["t1"],
             episode=self.episode,
+            team_reward=self._team_average(cols),
         )
         if self.record:
             self.recorder.extend(
