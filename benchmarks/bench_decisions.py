@@ -58,8 +58,21 @@ class RecordingClock:
         return wrapper
 
 
+FAULTS = {
+    "faults.byzantine.fraction": 0.2,
+    "faults.byzantine.messages": ["noise"],
+    "faults.omission.fraction": 0.2,
+}
+"""The faulty-sender rows: 20 % Byzantine senders (noise on every message) and 20 % omission."""
+
+
 def run_framework(
-    n: int, mode: str, budget: float, clock: RecordingClock, trace_every: float = 0.0
+    n: int,
+    mode: str,
+    budget: float,
+    clock: RecordingClock,
+    trace_every: float = 0.0,
+    faults: bool = False,
 ) -> dict:
     import torch
 
@@ -76,7 +89,14 @@ def run_framework(
         horizon=horizon_for(n, budget),
         decision_period=period,
         seed=1,
-    ).with_overrides({**NET, "net.resolution": RESOLUTION[mode], "record.trace_every": trace_every})
+    ).with_overrides(
+        {
+            **NET,
+            "net.resolution": RESOLUTION[mode],
+            "record.trace_every": trace_every,
+            **(FAULTS if faults else {}),
+        }
+    )
     clock.spent = 0.0
     t0 = time.perf_counter()
     world = SwarmWorld(scenario)
@@ -121,10 +141,11 @@ def one(kind: str, n: int, mode: str, budget: float, repeat: int, trace_every: f
     numpy, lazy imports), then ``repeat`` timed runs; prints the fastest."""
     run = {
         "framework": partial(run_framework, trace_every=trace_every),
+        "faulty": partial(run_framework, trace_every=trace_every, faults=True),
         "baseline": run_baseline,
         "tuned": partial(run_baseline, sampling="multinomial"),
     }[kind]
-    clock = RecordingClock() if kind == "framework" else None
+    clock = RecordingClock() if kind in ("framework", "faulty") else None
     import handwritten_swarm  # noqa: F401  (imports out of the memory figure)
 
     import dmarl_des.worlds.swarm  # noqa: F401

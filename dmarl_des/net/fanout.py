@@ -9,10 +9,18 @@ import numpy as np
 
 from dmarl_des.errors import ConfigError
 from dmarl_des.net.messages import MessageKind
-from dmarl_des.net.payloads import PayloadBlock, payload_list
+from dmarl_des.net.payloads import PayloadBlock, check_rows, payload_list
 from dmarl_des.net.topology import Topology
 
-__all__ = ["PayloadRows", "filter_pairs", "link_verdicts", "neighbour_pairs", "repeat_passes"]
+__all__ = [
+    "PairVerdicts",
+    "PayloadRows",
+    "apply_verdicts",
+    "filter_pairs",
+    "link_verdicts",
+    "neighbour_pairs",
+    "repeat_passes",
+]
 
 # In this module the senders of a call are ``ids`` (agent ids, in call order) and each pair
 # names its sender by position in ``ids`` (``sender``, non-decreasing: sender after sender).
@@ -132,3 +140,44 @@ def filter_pairs(
     if done < sender.size:
         keep(done, sender.size)
     return tuple(np.concatenate([p[c] for p in parts]) for c in range(5))
+
+
+class PairVerdicts(NamedTuple):
+    """What a vectorized outgoing filter decided for the pairs of one send call.
+
+    ``keep`` [P] marks the pairs sent (False: omitted, never sent; None: every pair kept);
+    ``tampered`` holds the positions (among all P pairs, ascending) of kept pairs whose payload
+    is replaced, and ``rows`` [T, *row shape] (the stack's dtype) their replacements.
+    """
+
+    keep: np.ndarray | None
+    tampered: np.ndarray
+    rows: np.ndarray | None
+
+
+def apply_verdicts(
+    sender: np.ndarray, dsts: np.ndarray, rows: PayloadRows, verdicts: PairVerdicts
+) -> tuple[PayloadBlock, int, tuple[np.ndarray, ...]]:
+    """The send call after a vectorized filter: (block, omitted count, (sender, dsts, entries,
+    reasons, sizes)). Replacement rows are appended to the block's stack (so the call stays one
+    numeric stack) and checked as rows, as the per-sender path checks each payload it adds."""
+    entries, reasons, sizes = rows.entry[sender], rows.reason[sender], rows.size[sender]
+    block = rows.block
+    t = verdicts.tampered
+    if t.size:
+        assert block.stack is not None and verdicts.rows is not None
+        stack = np.concatenate([block.stack, verdicts.rows])
+        stack.flags.writeable = False
+        block = PayloadBlock(stack)
+        entries = entries.copy()
+        entries[t] = rows.block.rows + np.arange(t.size)
+        reasons = reasons.copy()
+        reasons[t] = check_rows(rows.kind, verdicts.rows, rows.declared_size)
+        nbytes = verdicts.rows.dtype.itemsize * int(np.prod(verdicts.rows.shape[1:]))
+        sizes = sizes.copy()
+        sizes[t] = nbytes if rows.declared_size is None else rows.declared_size
+    keep = verdicts.keep
+    if keep is None or keep.all():
+        return block, 0, (sender, dsts, entries, reasons, sizes)
+    omitted = int(keep.size - np.count_nonzero(keep))
+    return block, omitted, (sender[keep], dsts[keep], entries[keep], reasons[keep], sizes[keep])
