@@ -95,10 +95,16 @@ class MessageAttack:
         and no ``garbage`` (it draws from the stream between the senders' value draws)."""
         return not self._stale and not self._garbage
 
-    def tamper_rows(self, rows: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    @property
+    def needs_positions(self) -> bool:
+        """True when :meth:`tamper_rows` reads the recipients' positions (``equivocate``)."""
+        return "equivocate" in self._steps
+
+    def tamper_rows(self, rows: np.ndarray, positions: np.ndarray | None) -> np.ndarray:
         """The tampered copies of numeric payload rows [T, *shape] (recipients of several sends,
-        send after send; ``positions`` [T]: each recipient's position in its send), with the
-        values and random draws that calling the attack send after send gives (``row_wise``)."""
+        send after send; ``positions`` [T]: each recipient's position in its send, needed only
+        when ``needs_positions``), with the values and random draws that calling the attack
+        send after send gives (``row_wise``)."""
         assert self.row_wise
         if not self._steps or rows.dtype.kind not in "biuf":
             return rows

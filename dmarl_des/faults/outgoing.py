@@ -11,6 +11,9 @@ from dmarl_des.faults.message_attacks import MessageAttack
 from dmarl_des.faults.target import FaultTarget, FaultyAgent
 from dmarl_des.net.fanout import PairVerdicts, PayloadRows
 
+_NONE = np.empty(0, dtype=np.int64)
+_NONE.flags.writeable = False
+
 
 class OutgoingFaults:
     """Per sender slot: an omission probability and whether its sends are tampered with.
@@ -93,17 +96,17 @@ class OutgoingFaults:
         agents = self.target.sim_agents
         at = np.flatnonzero(filtered)
         srcs = ids[at].tolist()
-        omitter, byzantine = self._omitter, self._byzantine
-        omits = np.zeros(ids.size, dtype=bool)
-        omits[at] = [omitter[s] is agents[s] for s in srcs]
-        tampers = np.zeros(ids.size, dtype=bool)
-        attack = self.attack
+        omitter, byzantine, attack = self._omitter, self._byzantine, self.attack
+        omitting = [k for k, s in enumerate(srcs) if omitter[s] is agents[s]]
+        tampering = []
         if attack is not None:
-            tampers[at] = [
-                byzantine[s] is agents[s] and agents[s].role == "byzantine" for s in srcs
+            tampering = [
+                k
+                for k, s in enumerate(srcs)
+                if byzantine[s] is agents[s] and agents[s].role == "byzantine"
             ]
         stack = rows.block.stack
-        if tampers.any() and (
+        if tampering and (
             attack is None
             or not attack.row_wise
             or stack is None
@@ -112,20 +115,27 @@ class OutgoingFaults:
         ):
             return None  # before any draw: the filter then runs sender after sender
         keep = None
-        if omits.any():
-            sel = np.flatnonzero(omits[sender])  # the omitters' pairs, in call order
+        if omitting:
+            on = np.zeros(ids.size, dtype=bool)
+            on[at[omitting]] = True
+            sel = np.flatnonzero(on[sender])  # the omitters' pairs, in call order
             keep = np.ones(sender.size, dtype=bool)
             keep[sel] = self.rng.random(sel.size) >= self.p[ids[sender[sel]]]
-        none = np.empty(0, dtype=np.int64)
-        if not tampers.any():
-            return PairVerdicts(keep, none, None)
+        if not tampering:
+            return PairVerdicts(keep, _NONE, None)
         assert attack is not None and stack is not None
-        hit = tampers[sender] if keep is None else tampers[sender] & keep
+        on = np.zeros(ids.size, dtype=bool)
+        on[at[tampering]] = True
+        hit = on[sender]
+        if keep is not None:
+            hit &= keep
         t = np.flatnonzero(hit)
         if not t.size:
-            return PairVerdicts(keep, none, None)
+            return PairVerdicts(keep, _NONE, None)
         owner = sender[t]
-        first = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
-        positions = np.arange(t.size) - np.repeat(first, np.diff(np.append(first, t.size)))
+        positions = None
+        if attack.needs_positions:
+            first = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
+            positions = np.arange(t.size) - np.repeat(first, np.diff(np.append(first, t.size)))
         tampered = attack.tamper_rows(stack[rows.entry[owner]], positions)
         return PairVerdicts(keep, t, tampered)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -161,23 +162,26 @@ def apply_verdicts(
     """The send call after a vectorized filter: (block, omitted count, (sender, dsts, entries,
     reasons, sizes)). Replacement rows are appended to the block's stack (so the call stays one
     numeric stack) and checked as rows, as the per-sender path checks each payload it adds."""
+    keep = verdicts.keep
+    if keep is not None and keep.all():
+        keep = None
+    if keep is not None:
+        pairs = np.flatnonzero(keep)
+        sender, dsts = sender[pairs], dsts[pairs]
     entries, reasons, sizes = rows.entry[sender], rows.reason[sender], rows.size[sender]
     block = rows.block
     t = verdicts.tampered
     if t.size:
         assert block.stack is not None and verdicts.rows is not None
-        stack = np.concatenate([block.stack, verdicts.rows])
+        if keep is not None:  # positions among the kept pairs (tampered pairs are kept)
+            t = np.searchsorted(pairs, t)
+        new = verdicts.rows
+        stack = np.concatenate([block.stack, new])
         stack.flags.writeable = False
         block = PayloadBlock(stack)
-        entries = entries.copy()
         entries[t] = rows.block.rows + np.arange(t.size)
-        reasons = reasons.copy()
-        reasons[t] = check_rows(rows.kind, verdicts.rows, rows.declared_size)
-        nbytes = verdicts.rows.dtype.itemsize * int(np.prod(verdicts.rows.shape[1:]))
-        sizes = sizes.copy()
-        sizes[t] = nbytes if rows.declared_size is None else rows.declared_size
-    keep = verdicts.keep
-    if keep is None or keep.all():
-        return block, 0, (sender, dsts, entries, reasons, sizes)
-    omitted = int(keep.size - np.count_nonzero(keep))
-    return block, omitted, (sender[keep], dsts[keep], entries[keep], reasons[keep], sizes[keep])
+        reasons[t] = check_rows(rows.kind, new, rows.declared_size)
+        declared = rows.declared_size
+        sizes[t] = new.dtype.itemsize * math.prod(new.shape[1:]) if declared is None else declared
+    omitted = 0 if keep is None else int(keep.size - pairs.size)
+    return block, omitted, (sender, dsts, entries, reasons, sizes)
