@@ -464,6 +464,9 @@ class Network:
         return int(i)
 
     def _check_agents(self, field: str, ids: Any) -> np.ndarray:
+        one = type(ids) is np.ndarray and ids.dtype == np.int64 and ids.shape == (1,)
+        if one and 0 <= int(ids[0]) < self._n:  # one agent (continuous time): checked
+            return ids
         arr = np.asarray(ids if not isinstance(ids, set | frozenset) else sorted(ids))
         if arr.size == 0:
             return np.empty(0, dtype=np.int64)
