@@ -16,6 +16,7 @@ WORLD_MODULES = MappingProxyType(
         "consensus": "dmarl_des.worlds.consensus",
         "coverage": "dmarl_des.worlds.coverage",
         "swarm": "dmarl_des.worlds.swarm",
+        "warehouse": "dmarl_des.worlds.warehouse",
     }
 )
 """World name -> module defining ``WORLD`` (the World subclass)."""
