@@ -1,12 +1,19 @@
 """Warehouse (RWARE): a robot fleet fetches requested shelves to the goals and puts them back.
 
 Eight robots on RWARE's small layout (2 × 3 shelf blocks, 8 rows high), a request queue of eight
-shelves, 500 steps (RWARE's episode length), the greedy fleet controller; robots radio their
-plans to those within 6 cells. See docs/world_warehouse.md.
+shelves, 500 steps (RWARE's episode length), a team reward of +1 per delivery, the greedy fleet
+controller; robots radio their plans to those within 6 cells. See docs/world_warehouse.md.
+
+`dmarl study scenarios/warehouse.py` compares the scripted controller, random macro-actions and
+the Mac-IPPO checkpoint `models/warehouse-ippo` (trained by the command in the docs page) as
+robots crash — a crashed robot stays where it stands, an obstacle — and as radio links fail.
 """
 
 from dmarl_des.scenario import Scenario
 from dmarl_des.worlds.warehouse import WarehouseParams
+
+IPPO = "models/warehouse-ippo"
+"""The Mac-IPPO checkpoint (a path from the project's root, where the CLI runs)."""
 
 
 def scenario(**overrides) -> Scenario:
@@ -21,3 +28,19 @@ def scenario(**overrides) -> Scenario:
         seed=0,
     )
     return base.with_overrides(overrides)
+
+
+def study():
+    """Policy (random, scripted, Mac-IPPO) × crashed robots (0, 2, 4 of 8) × radio loss (0, 1),
+    3 seeds: 54 runs."""
+    from dmarl_des.study import Study
+
+    return Study(
+        __file__,
+        grid={
+            "policy": ["random", "scripted", IPPO],
+            "faults.crash.fraction": [0.0, 0.25, 0.5],
+            "net.loss.p": [0.0, 1.0],
+        },
+        seeds=3,
+    )

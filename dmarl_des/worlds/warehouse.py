@@ -40,16 +40,11 @@ from dmarl_des.scenario.budget import check_duration
 from dmarl_des.world import World
 from dmarl_des.worlds.warehouse_layout import SIZES, Layout, layout_of
 from dmarl_des.worlds.warehouse_observe import Claims, fetch_candidates, obs_dim, observe
+from dmarl_des.worlds.warehouse_plans import MacroIndex, Plans, macro_plans, robot_draws
 from dmarl_des.worlds.warehouse_policy import GreedyFleet, hoarding_actions
 from dmarl_des.worlds.warehouse_routes import Field as RouteField
 from dmarl_des.worlds.warehouse_routes import Routes
-from dmarl_des.worlds.warehouse_rules import (
-    FORWARD,
-    NOOP,
-    PRIMITIVE_NAMES,
-    TOGGLE_LOAD,
-    Floor,
-)
+from dmarl_des.worlds.warehouse_rules import PRIMITIVE_NAMES, Floor
 
 WAREHOUSE_TABLE = {
     "episode": pl.Int64,
@@ -59,6 +54,7 @@ WAREHOUSE_TABLE = {
     "moves": pl.Int64,
     "blocked_moves": pl.Int64,
     "interrupts": pl.Int64,
+    "fetches_lost": pl.Int64,
     "ties": pl.Int64,
     "claims_heard": pl.Int64,
     "claims_ignored": pl.Int64,
@@ -85,6 +81,9 @@ class WarehouseParams(WorldParams):
     radio_period: Period = Field(1.0, gt=0.0, description="period of the radio graph refresh")
     claim_memory: int = Field(16, ge=1, le=4096, description="claims a robot remembers")
     claim_ttl: Real = Field(30.0, gt=0.0, description="time a heard claim is believed")
+    backoff: float = Field(
+        0.5, ge=0.0, le=1.0, description="chance a robot stopped by a refused move steps aside"
+    )
 
     def check(self, scenario: Scenario) -> None:
         layout = self.floor_plan()
@@ -139,17 +138,13 @@ class WarehouseWorld(World):
         n = self.scenario.n_agents
         self.floor = Floor(self.layout, n, n if p.requests is None else p.requests, p.reward)
         self.primitive = p.actions == "primitive"
-        k = self.n_fetch = p.fetch_choices
-        self.deliver, self.put_back, self.wait, self.aside = k, k + 1, k + 2, k + 3
-        self.obs_dim = obs_dim(k)
+        self.macros = MacroIndex(p.fetch_choices)
+        self.obs_dim = obs_dim(p.fetch_choices)
         self.radio = ProximityTopology(p.radio_range)
         self.xy = self.layout.xy.astype(np.float64)
 
     def macro_action_names(self) -> tuple[str, ...]:
-        if self.primitive:
-            return PRIMITIVE_NAMES
-        fetch = tuple(f"fetch_{k}" for k in range(self.n_fetch))
-        return (*fetch, "deliver", "put_back", "wait", "step_aside")
+        return PRIMITIVE_NAMES if self.primitive else self.macros.names
 
     # ---------------------------------------------------------------- episodes
     def reset_episode(self, episode: int) -> None:
@@ -162,13 +157,11 @@ class WarehouseWorld(World):
         requests = rng.choice(floor.n_shelves, size=floor.n_requests, replace=False)
         floor.reset(cells, headings, requests, rng)
         self.tie_rng = self.streams.fresh("ties", episode)
-        self.aside_rng = self.streams.fresh("aside", episode)
-        self.plans = np.zeros((n, 16), dtype=np.int8)
-        self.plan_len = np.zeros(n, dtype=np.int64)
-        self.plan_pos = np.zeros(n, dtype=np.int64)
+        self.aside_key = self.streams.integer_seed("aside", episode)
+        self.plans = Plans(n)
         self.target = np.full(n, -1, dtype=np.int64)  # shelf a fetch goes for
         self.blocked = np.zeros(n, dtype=bool)
-        self.candidates = np.full((n, self.n_fetch), -1, dtype=np.int64)
+        self.candidates = np.full((n, p.fetch_choices), -1, dtype=np.int64)
         self.claims = Claims(n, p.claim_memory, p.claim_ttl)
         self._slot_field: RouteField | None = None
         self._field_step = -1
@@ -208,13 +201,12 @@ class WarehouseWorld(World):
     def _step(self) -> None:
         """Step k: every robot's next planned primitive (idle robots: no-op), resolved at once."""
         floor = self.floor
-        busy = np.flatnonzero(self.plan_pos < self.plan_len)
+        busy, planned = self.plans.take()
         actions = np.zeros(floor.n, dtype=np.int64)
-        actions[busy] = self.plans[busy, self.plan_pos[busy]]
+        actions[busy] = planned
         had = floor.load.copy()
         out = floor.step(actions, self.tie_priority())
         self.step_count += 1
-        self.plan_pos[busy] += 1
         c = self.counts
         c["moves"] += int(np.count_nonzero(out.moved))
         c["blocked_moves"] += int(np.count_nonzero(out.blocked))
@@ -243,15 +235,16 @@ class WarehouseWorld(World):
         """Robots whose move was refused, or whose shelf to fetch another robot took, with
         steps left in their plan: interrupted at the next instant, before anything else."""
         floor = self.floor
-        unfinished = busy[self.plan_pos[busy] < self.plan_len[busy]]
+        unfinished = self.plans.unfinished(busy)
         taken_by = np.full(floor.n_shelves, -1, dtype=np.int64)
         carriers = np.flatnonzero(floor.load >= 0)
         taken_by[floor.load[carriers]] = carriers
         goal = self.target[unfinished]
         lost = (goal >= 0) & (taken_by[np.maximum(goal, 0)] >= 0)
         stop = unfinished[blocked[unfinished] | lost]
+        self.counts["fetches_lost"] += int(np.count_nonzero(lost))
         if stop.size:
-            self.plan_len[stop] = self.plan_pos[stop]  # nothing more of these plans runs
+            self.plans.stop(stop)
             self.counts["interrupts"] += stop.size
             call_at(self.env, 1.0, lambda: self._interrupt(stop), URGENT)
 
@@ -265,7 +258,7 @@ class WarehouseWorld(World):
 
     def _halt(self, idx: int) -> None:
         """Robot ``idx`` stops where it stands (an obstacle from now on)."""
-        self.plan_len[idx] = self.plan_pos[idx]
+        self.plans.stop(idx)
         self.target[idx] = -1
 
     def crash_agent(self, idx: int, reason: str = "crash") -> bool:
@@ -299,7 +292,7 @@ class WarehouseWorld(World):
         self._read_radio(idx)
         floor = self.floor
         believed = self.claims.believed(idx, self.now)
-        shelves, steps = fetch_candidates(floor, self.routes, idx, believed, self.n_fetch)
+        shelves, steps = fetch_candidates(floor, self.routes, idx, believed, self.macros.fetch)
         shelves[floor.load[idx] >= 0] = -1
         self.candidates[idx] = shelves
         # the free-slot field matters to loaded robots only (unused when none decides)
@@ -313,10 +306,11 @@ class WarehouseWorld(World):
     def mask_many(self, idx: np.ndarray) -> np.ndarray:
         if self.primitive:
             return np.ones((len(idx), len(PRIMITIVE_NAMES)), dtype=bool)
-        mask = np.ones((len(idx), self.n_fetch + 4), dtype=bool)
-        mask[:, : self.n_fetch] = self.candidates[idx] >= 0
-        mask[:, self.deliver] = np.isfinite(self._deliver_steps) & (self._deliver_steps > 0)
-        mask[:, self.put_back] = np.isfinite(self._put_back_steps)
+        m = self.macros
+        mask = np.ones((len(idx), len(m.names)), dtype=bool)
+        mask[:, : m.fetch] = self.candidates[idx] >= 0
+        mask[:, m.deliver] = np.isfinite(self._deliver_steps) & (self._deliver_steps > 0)
+        mask[:, m.put_back] = np.isfinite(self._put_back_steps)
         return mask
 
     def _read_radio(self, idx: np.ndarray) -> None:
@@ -330,71 +324,43 @@ class WarehouseWorld(World):
 
     # ---------------------------------------------------------------- macro-actions
     def begin_many(self, idx: np.ndarray, actions: np.ndarray) -> np.ndarray:
-        """Plans start: each robot's primitive actions from its cell and heading now; the
-        duration of a macro-action is the length of its plan (at least one step)."""
+        """Plans start (``warehouse_plans``): each robot's primitive actions from its cell and
+        heading now; a macro-action lasts as many steps as its plan has actions. Starting
+        robots radio their cell and the shelf they go for."""
         if self.primitive:
-            plans = [[int(a)] for a in actions.tolist()]
-            self.target[idx] = -1
+            plans, self.target[idx] = [[int(a)] for a in actions.tolist()], -1
         else:
-            plans = self._plans(idx, actions)
-        lengths = np.array([len(plan) for plan in plans], dtype=np.int64)
-        width = int(lengths.max(initial=1))
-        if width > self.plans.shape[1]:
-            grown = np.zeros((self.floor.n, max(width, 2 * self.plans.shape[1])), dtype=np.int8)
-            grown[:, : self.plans.shape[1]] = self.plans
-            self.plans = grown
-        for i, plan in zip(idx.tolist(), plans, strict=True):
-            self.plans[i, : len(plan)] = plan
-        self.plan_len[idx] = lengths
-        self.plan_pos[idx] = 0
+            u = robot_draws(self.aside_key, idx, self.n_decisions[idx], 5)
+            backoff = self.blocked[idx] & (u[:, 0] < self.params.backoff)
+            plans, self.target[idx] = macro_plans(
+                self.floor,
+                self.routes,
+                self.slot_field,
+                self.macros,
+                idx,
+                actions,
+                self.candidates[idx],
+                backoff,
+                np.argsort(u[:, 1:], axis=1),
+            )
+        lengths = self.plans.assign(idx, plans)
         self.blocked[idx] = False
         if self.network is not None and not self.primitive:
             payload = np.stack([self.floor.pos[idx], self.target[idx]], axis=1)
             self.network.broadcast_many(idx, "plan", payload.astype(np.float32))
         return lengths.astype(np.float64)
 
-    def _plans(self, idx: np.ndarray, actions: np.ndarray) -> list[list[int]]:
-        floor, routes, k = self.floor, self.routes, self.n_fetch
-        pos, heading = floor.pos[idx], floor.heading[idx]
-        plans: list[list[int]] = [[NOOP] for _ in range(idx.size)]
-        self.target[idx] = -1
-        carry = np.flatnonzero(actions == self.deliver)
-        if carry.size:
-            found = routes.follow(routes.to_goal, pos[carry], heading[carry])
-            for j, plan in zip(carry.tolist(), found, strict=True):
-                plans[j] = plan or [NOOP]
-        back = np.flatnonzero(actions == self.put_back)
-        on_road = back[floor.highway[pos[back]]]
-        for j in back.tolist():
-            plans[j] = [TOGGLE_LOAD]
-        if on_road.size:
-            found = routes.follow(self.slot_field(), pos[on_road], heading[on_road])
-            for j, plan in zip(on_road.tolist(), found, strict=True):
-                plans[j] = [*plan, FORWARD, TOGGLE_LOAD]
-        vacant = floor.robot_at < 0
-        for j, (i, a) in enumerate(zip(idx.tolist(), actions.tolist(), strict=True)):
-            if a < k:
-                shelf = int(self.candidates[i, a])
-                self.target[i] = shelf
-                to = int(floor.shelf_cell[shelf])
-                plans[j] = [*routes.free_plan(int(pos[j]), int(heading[j]), to), TOGGLE_LOAD]
-            elif a == self.aside:
-                enter = vacant & ~floor.standing() if floor.load[i] >= 0 else vacant
-                order = self.aside_rng.permutation(4)
-                plans[j] = routes.aside(int(pos[j]), int(heading[j]), order, enter)
-        return plans
-
     # ---------------------------------------------------------------- policy, state, trace
     def scripted_policy(self) -> GreedyFleet | None:
         if self.primitive:
             return None
-        return GreedyFleet(self.streams.stream("policy"), fetch=0, deliver=self.deliver)
+        return GreedyFleet(self.macros)
 
     def adversarial_actions(self, agent_idx: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
         """Byzantine robots hoard: they fetch requested shelves and put them back elsewhere."""
         if self.primitive:
             return None
-        return hoarding_actions(self.floor.load[agent_idx] >= 0, mask, 0, self.deliver)
+        return hoarding_actions(self.floor.load[agent_idx] >= 0, mask, self.macros)
 
     def global_state(self) -> np.ndarray:
         floor = self.floor

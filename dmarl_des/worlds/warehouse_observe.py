@@ -120,15 +120,28 @@ def fetch_candidates(
     if free.size == 0 or b == 0:
         return shelves, steps
     cells = floor.shelf_cell[free]
-    cost = routes.free_cost(floor.pos[idx], floor.heading[idx], cells[None, :]) + 1.0
-    known = (claimed[:, :, None] == free[None, None, :]).any(axis=1)
-    cost = np.where(known, np.inf, cost)
-    top = np.argsort(cost, axis=1, kind="stable")[:, :k]
-    best = np.take_along_axis(cost, top, axis=1)
-    found = np.isfinite(best)
-    width = top.shape[1]
+    q = free.size
+    cost = routes.free_cost(floor.pos[idx], floor.heading[idx], cells[None, :]) + 1
+    # rank by (steps, queue order): one integer key per candidate, distinct within a row
+    key = cost * q + np.arange(q)
+    column = np.full(floor.n_shelves + 1, q)  # shelf -> its column (q: not a candidate)
+    column[free] = np.arange(q)
+    believed = np.zeros((b, q + 1), dtype=bool)
+    rows = np.repeat(np.arange(b), claimed.shape[1])
+    believed[rows, column[claimed.reshape(-1)]] = True  # claims of −1 land in column q too
+    unknown = q * (2 * (cost.max(initial=0) + 1))
+    key = np.where(believed[:, :q], unknown, key)
+    width = min(k, q)
+    top = (
+        np.argpartition(key, width - 1, axis=1)[:, :width]
+        if width < q
+        else np.tile(np.arange(q), (b, 1))
+    )
+    top = np.take_along_axis(top, np.argsort(np.take_along_axis(key, top, 1), axis=1), 1)
+    best = np.take_along_axis(key, top, axis=1)
+    found = best < unknown
     shelves[:, :width] = np.where(found, free[top], -1)
-    steps[:, :width] = np.where(found, best, 0.0)
+    steps[:, :width] = np.where(found, best // q, 0)
     return shelves, steps
 
 

@@ -7,32 +7,26 @@ The greedy controller decides for each robot alone, from its observation and ini
 * carrying nothing: fetch the nearest requested shelf that no robot is heard to have claimed;
 * nothing allowed of that: wait one step.
 
-A robot whose last macro-action was stopped by a blocked move steps aside instead, with
-probability ``aside`` (drawn from the policy's stream): robots facing each other in a corridor
-both stop (they cannot swap cells), and retrying the same plan would stop them again.
+A robot stopped by a refused move simply chooses again: the world's backing off (a random step
+aside before the next plan, ``world.backoff``) dissolves the jams.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from dmarl_des.worlds.warehouse_observe import BLOCKED, LOADED, REQUESTED
+from dmarl_des.worlds.warehouse_observe import LOADED, REQUESTED
+from dmarl_des.worlds.warehouse_plans import MacroIndex
 
 
 class GreedyFleet:
-    """The scripted policy (see the module); macro-action indices from the world's layout:
-    ``fetch`` the first fetch candidate, then ``deliver``, ``put_back``, ``wait``, ``aside``."""
+    """The scripted policy (see the module) over the macro-actions ``index``."""
 
-    def __init__(
-        self, rng: np.random.Generator, fetch: int, deliver: int, aside: float = 0.5
-    ) -> None:
-        self.rng = rng
-        self.fetch = fetch
-        self.deliver = deliver
-        self.put_back = deliver + 1
-        self.wait = deliver + 2
-        self.step_aside = deliver + 3
-        self.aside = aside
+    def __init__(self, index: MacroIndex) -> None:
+        self.fetch = 0
+        self.deliver = index.deliver
+        self.put_back = index.put_back
+        self.wait = index.wait
 
     def act(
         self, obs: np.ndarray, agent_idx: np.ndarray, mask: np.ndarray, *, explore: bool = True
@@ -46,19 +40,16 @@ class GreedyFleet:
         choice[fetch] = self.fetch
         choice[put_back] = self.put_back
         choice[deliver] = self.deliver
-        dodge = (obs[:, BLOCKED] > 0.5) & (self.rng.random(len(agent_idx)) < self.aside)
-        choice[dodge & mask[:, self.step_aside]] = self.step_aside
         return choice
 
     def reset(self, agent_idx: np.ndarray | None = None) -> None:
         """Stateless."""
 
 
-def hoarding_actions(loaded: np.ndarray, mask: np.ndarray, fetch: int, deliver: int) -> np.ndarray:
+def hoarding_actions(loaded: np.ndarray, mask: np.ndarray, index: MacroIndex) -> np.ndarray:
     """What a Byzantine robot does to hurt the fleet: fetch requested shelves and put them back
     elsewhere, never delivering (wait when neither is allowed); ``loaded`` [B] bool."""
-    put_back, wait = deliver + 1, deliver + 2
-    choice = np.full(len(loaded), wait, dtype=np.int64)
-    choice[~loaded & mask[:, fetch]] = fetch
-    choice[loaded & mask[:, put_back]] = put_back
+    choice = np.full(len(loaded), index.wait, dtype=np.int64)
+    choice[~loaded & mask[:, 0]] = 0
+    choice[loaded & mask[:, index.put_back]] = index.put_back
     return choice

@@ -10,7 +10,7 @@ interrupted and plans again.
   (``free_cost``, ``free_plan``).
 * **Loaded** robots keep to the highways (where no shelf ever stands) and leave their start cell
   for one of them. Their plans follow distance fields over (cell, heading) states, computed by
-  Dijkstra's algorithm from the destinations backwards: to the goal cells once per layout
+  a breadth-first search from the destinations backwards: to the goal cells once per layout
   (``to_goal``), to the free shelf slots whenever the shelves have moved (``to_slots``). A free
   slot is a cell off the highways with no shelf, entered from a highway cell beside it.
 """
@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import breadth_first_order
 
 from dmarl_des.worlds.warehouse_layout import DOWN, LEFT, RIGHT, UP, Layout
 from dmarl_des.worlds.warehouse_rules import FORWARD, NOOP, TURN_LEFT, TURN_RIGHT
@@ -67,25 +67,40 @@ class Routes:
         src.append(state[road])
         dst.append(step[road] * 4 + heading[road])
         s, d = np.concatenate(src), np.concatenate(dst)
-        # reversed graph: a search from the destinations gives distances *to* them
-        self._backwards = csr_matrix((np.ones(s.size), (d, s)), shape=(n_states, n_states))
+        # reversed graph (a search from the destinations gives distances *to* them), in CSR
+        # form with one more row: a source node whose edges go to the destinations of a search
+        order = np.lexsort((s, d))
+        self._heads = s[order]
+        self._starts = np.searchsorted(d[order], np.arange(n_states + 1))
         goals = layout.goals
         self.to_goal = self.field((goals[:, None] * 4 + np.arange(4)).reshape(-1))
         """The loaded robots' field towards the goal cells (fixed for the layout)."""
 
     # ------------------------------------------------------------------ loaded robots
     def field(self, destinations: np.ndarray) -> Field:
-        """The loaded robots' field towards the given states."""
-        n_states = self._backwards.shape[0]
-        if destinations.size == 0:
-            return Field(np.full(n_states, np.inf), np.full(n_states, -9999, dtype=np.int64))
-        dist, pred, _ = dijkstra(
-            self._backwards,
-            indices=np.unique(destinations),
-            min_only=True,
-            return_predecessors=True,
+        """The loaded robots' field towards the given states: a breadth-first search from all of
+        them at once (from one extra node linked to each), backwards along the moves."""
+        n_states = self._starts.size - 1
+        targets = np.unique(destinations)
+        indptr = np.append(self._starts, self._starts[-1] + targets.size)
+        indices = np.concatenate([self._heads, targets])
+        graph = csr_array(
+            (np.ones(indices.size, dtype=np.int8), indices, indptr),
+            shape=(n_states + 1, n_states + 1),
         )
-        return Field(dist, pred.astype(np.int64))
+        _, pred = breadth_first_order(graph, n_states, directed=True, return_predecessors=True)
+        parent = pred[:n_states].astype(np.int64)
+        root = (parent == n_states) | (parent < 0)
+        up = np.where(root, np.arange(n_states), parent)
+        depth = (~root).astype(np.int64)
+        while True:  # pointer jumping: depth = steps to the destination the search came from
+            hop = up[up]
+            if np.array_equal(hop, up):
+                break
+            depth += depth[up]
+            up = hop
+        dist = np.where((parent >= 0), depth, np.inf).astype(np.float64)
+        return Field(dist, np.where(root, -9999, parent))
 
     def slot_doors(self, shelf_at: np.ndarray) -> np.ndarray:
         """States (cell, heading) of a highway cell facing a free slot beside it."""
@@ -103,19 +118,20 @@ class Routes:
         """Each robot's plan along ``field`` from (cell, heading) to its destination (robots
         must be able to reach one: ``field.dist`` finite)."""
         state = np.asarray(cells) * 4 + np.asarray(headings)
-        plans: list[list[int]] = [[] for _ in range(state.size)]
-        active = np.flatnonzero(np.isfinite(field.dist[state]) & (field.dist[state] > 0))
-        while active.size:
+        dist = field.dist[state]
+        length = np.where(np.isfinite(dist), dist, 0).astype(np.int64)
+        steps = np.zeros((state.size, int(length.max(initial=0))), dtype=np.int64)
+        active = np.flatnonzero(length > 0)
+        for k in range(steps.shape[1]):
+            active = active[length[active] > k]
             now = state[active]
             nxt = field.next_state[now]
-            moved = nxt // 4 != now // 4
             right = (nxt - now) % 4 == 1
-            action = np.where(moved, FORWARD, np.where(right, TURN_RIGHT, TURN_LEFT))
-            for k, a in zip(active.tolist(), action.tolist(), strict=True):
-                plans[k].append(a)
+            steps[active, k] = np.where(
+                nxt // 4 != now // 4, FORWARD, np.where(right, TURN_RIGHT, TURN_LEFT)
+            )
             state[active] = nxt
-            active = active[field.dist[nxt] > 0]
-        return plans
+        return [row[:n].tolist() for row, n in zip(steps, length.tolist(), strict=True)]
 
     # ------------------------------------------------------------------ unloaded robots
     def free_cost(self, cells: np.ndarray, headings: np.ndarray, to: np.ndarray) -> np.ndarray:
@@ -152,11 +168,14 @@ class Routes:
                 heading = direction
         return plan
 
-    def aside(self, cell: int, heading: int, order: np.ndarray, free: np.ndarray) -> list[int]:
+    def aside(
+        self, cell: int, heading: int, order: np.ndarray, free: np.ndarray
+    ) -> tuple[list[int], int, int]:
         """Turn towards and step into the first free neighbour cell in ``order`` (headings),
-        ``free`` [C] marking the cells the robot may enter; a no-op when none is free."""
+        ``free`` [C] marking the cells the robot may enter: (plan, cell, heading) after it; a
+        no-op when none is free."""
         for direction in order.tolist():
             nxt = int(self.ahead[cell, direction])
             if nxt != cell and free[nxt]:
-                return [*TURNS[(direction - heading) % 4], FORWARD]
-        return [NOOP]
+                return [*TURNS[(direction - heading) % 4], FORWARD], nxt, direction
+        return [NOOP], cell, heading
