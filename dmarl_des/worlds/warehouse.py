@@ -38,7 +38,7 @@ from dmarl_des.net import MessageKind, ProximityTopology, Topology
 from dmarl_des.scenario import Scenario, WorldParams
 from dmarl_des.scenario.budget import check_duration
 from dmarl_des.world import World
-from dmarl_des.worlds.warehouse_layout import SIZES, Layout, layout_of
+from dmarl_des.worlds.warehouse_layout import Layout, layout_of
 from dmarl_des.worlds.warehouse_observe import Claims, fetch_candidates, obs_dim, observe
 from dmarl_des.worlds.warehouse_plans import MacroIndex, Plans, macro_plans, robot_draws
 from dmarl_des.worlds.warehouse_policy import GreedyFleet, hoarding_actions
@@ -177,7 +177,7 @@ class WarehouseWorld(World):
 
     def start_processes(self) -> None:
         self.every(1.0, self._step, priority=AFTER_DECISIONS, first=0)
-        if self.scenario.net.topology.kind == "world":
+        if self.scenario.net.topology.kind == "world" and not self.primitive:
             self.every(self.params.radio_period, self._refresh_radio, priority=URGENT)
 
     def _refresh_radio(self) -> None:
@@ -190,6 +190,7 @@ class WarehouseWorld(World):
         self.recorder.add("warehouse", **self.counts)
 
     def success(self) -> bool:
+        """At least one delivery per robot."""
         return self.counts["deliveries"] >= self.floor.n
 
     # ---------------------------------------------------------------- one step
@@ -384,5 +385,3 @@ class WarehouseWorld(World):
 
 
 WORLD = WarehouseWorld
-
-__all__ = ["SIZES", "WAREHOUSE_TABLE", "WarehouseParams", "WarehouseWorld"]
