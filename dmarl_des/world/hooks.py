@@ -26,10 +26,11 @@ import simpy
 
 from dmarl_des.agent import SimAgent
 from dmarl_des.learn.protocol import Policy
-from dmarl_des.log import Recorder
+from dmarl_des.log import EPISODE_METRICS, Metric, Recorder
 from dmarl_des.macro import MacroAction
 from dmarl_des.net import MessageKind, Network, Topology
 from dmarl_des.scenario import Scenario, WorldParams
+from dmarl_des.world.maps import WorldMap
 from dmarl_des.world.network_setup import static_topology
 
 
@@ -56,6 +57,10 @@ class WorldHooks:
     """Rounds for symmetric loss (see docs/network.md); 0 = each send instant is its own round."""
     tables: ClassVar[dict[str, dict[str, pl.DataType]]] = {}
     """The world's own tables (name → schema); rows go in with ``self.recorder.add``."""
+    metrics: ClassVar[tuple[Metric, ...]] = EPISODE_METRICS
+    """What the world's table columns mean (a one-line meaning, unit, whether higher is better,
+    whether a rate): reports and notebooks quote them. Restate ``episodes.team_return`` and
+    ``episodes.success`` with the world's own meaning (``declare_metrics``)."""
     trace_columns: ClassVar[dict[str, pl.DataType]] = {}
     """The world's own columns of the `trace` table (see ``trace_values``)."""
 
@@ -210,6 +215,13 @@ class WorldHooks:
     def agent_positions(self) -> np.ndarray | None:
         """*Hook* — whenever the network, a distance delay or the trace needs them (any place):
         the agents' positions [N, 2] now, by slot. Default: None (no space)."""
+        return None
+
+    def world_map(self) -> WorldMap | None:
+        """*Hook* — whenever a live view draws the world, and at each `trace` sample (place
+        ``AFTER_DECISIONS``; the rows go to the `trace_map` table): the world's map now, a
+        ``WorldMap`` raster over its space (coverage: the cells sensed so far). Read-only.
+        Default: None (no map)."""
         return None
 
     def trace_values(self) -> Mapping[str, np.ndarray]:
