@@ -45,21 +45,7 @@ from dmarl_des.worlds.warehouse_policy import GreedyFleet, hoarding_actions
 from dmarl_des.worlds.warehouse_routes import Field as RouteField
 from dmarl_des.worlds.warehouse_routes import Routes
 from dmarl_des.worlds.warehouse_rules import PRIMITIVE_NAMES, Floor
-
-WAREHOUSE_TABLE = {
-    "episode": pl.Int64,
-    "deliveries": pl.Int64,
-    "pickups": pl.Int64,
-    "put_downs": pl.Int64,
-    "moves": pl.Int64,
-    "blocked_moves": pl.Int64,
-    "interrupts": pl.Int64,
-    "fetches_lost": pl.Int64,
-    "ties": pl.Int64,
-    "claims_heard": pl.Int64,
-    "claims_ignored": pl.Int64,
-}
-"""One row per episode: what the fleet did (counts over the episode's steps)."""
+from dmarl_des.worlds.warehouse_table import WAREHOUSE_METRICS, WAREHOUSE_TABLE
 
 
 class WarehouseParams(WorldParams):
@@ -129,6 +115,7 @@ class WarehouseWorld(World):
     }
     trace_columns: ClassVar[dict[str, pl.DataType]] = {"heading": pl.Int8, "shelf": pl.Int32}
     tables: ClassVar[dict[str, dict[str, pl.DataType]]] = {"warehouse": WAREHOUSE_TABLE}
+    metrics = WAREHOUSE_METRICS
 
     # ---------------------------------------------------------------- construction
     def setup(self) -> None:
