@@ -11,7 +11,7 @@ greedy fleet controller, random macro-actions and the Mac-IPPO checkpoint
 0.5 (crashes from the start; all on the same seeds: common random numbers), prints the table of
 deliveries per episode and draws ``warehouse_policies.png``. ``training`` reads the tables that
 the training command of the docs page wrote (``dmarl train ... --name warehouse-ippo``) and draws
-the deliveries of each training episode with a moving average, ``warehouse_training.png``.
+the deliveries of each training episode (the `warehouse` table) with a moving average, ``warehouse_training.png``.
 """
 
 from __future__ import annotations
@@ -94,13 +94,13 @@ def training(train: Path) -> None:
     import matplotlib.pyplot as plt
     import polars as pl
 
-    episodes = (
+    train_episodes = (
         pl.scan_parquet(str(train / "episodes" / "**" / "*.parquet"))
         .filter(pl.col("phase") == "train")
-        .sort("episode")
-        .collect()
+        .select("episode")
     )
-    y = episodes["team_return"].to_numpy()
+    fleet = pl.scan_parquet(str(train / "warehouse" / "**" / "*.parquet"))
+    y = fleet.join(train_episodes, on="episode").sort("episode").collect()["deliveries"].to_numpy()
     window = 20
     smooth = np.convolve(y, np.ones(window) / window, mode="valid")
     print(f"episodes {y.size}; mean deliveries over the last {window}: {y[-window:].mean():.1f}")
@@ -109,7 +109,7 @@ def training(train: Path) -> None:
     ax.plot(np.arange(window - 1, y.size), smooth, "C2-", label=f"moving average ({window})")
     ax.set(
         xlabel="training episode",
-        ylabel="deliveries (individual rewards summed)",
+        ylabel="deliveries per training episode",
         title="Mac-IPPO on scenarios/warehouse.py",
     )
     ax.grid(alpha=0.3)
