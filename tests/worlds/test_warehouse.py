@@ -267,6 +267,7 @@ def test_arrays_and_processes_give_identical_tables():
     )
 
 
+@pytest.mark.slow
 def test_lost_messages_cost_claims_and_fetches():
     def counts(p):
         rows = []

@@ -196,6 +196,7 @@ CONFIGS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("size", "n", "requests", "reward", "steps", "noise"), CONFIGS)
 def test_floor_steps_like_rware(size, n, requests, reward, steps, noise):
     custom = CUSTOM if size == "custom" else None
@@ -295,6 +296,7 @@ class RwareDriver:
         pass
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("size", "n", "reward"), [("small", 8, "global"), ("tiny", 5, "individual")]
 )
