@@ -16,6 +16,7 @@ from dmarl_des.study.run import WALL_CLOCK_COLUMNS
 from dmarl_des.worlds import world_class
 from dmarl_des.worlds.warehouse import WarehouseParams, WarehouseWorld
 from dmarl_des.worlds.warehouse_layout import LEFT, RIGHT, UP, parametric_layout, parse_layout
+from dmarl_des.worlds.warehouse_observe import Claims
 from dmarl_des.worlds.warehouse_routes import Routes
 from dmarl_des.worlds.warehouse_rules import FORWARD, TOGGLE_LOAD, Floor
 
@@ -377,3 +378,49 @@ def test_the_study_of_the_scenario_file():
     assert scenario.world.name == "warehouse" and scenario.n_agents == 8
     frames = run_scenario(scenario.with_overrides({"horizon": 100.0})).frames
     assert frames["warehouse"]["deliveries"][0] > 0
+
+
+def test_recovered_robots_resume_from_where_they_stood_and_forget_claims(monkeypatch):
+    world = WarehouseWorld(
+        _scenario(
+            **{
+                "faults.crash.fraction": 0.5,
+                "faults.crash.start": "at",
+                "faults.crash.at": 100.0,
+                "faults.recover.enabled": True,
+                "faults.recover.mean": 20.0,
+                "record.trace_every": 1.0,
+            }
+        )
+    )
+    world.policy = build_policy(world.scenario, world)
+    forgot: list[tuple[int, int]] = []
+    original = Claims.forget
+
+    def spy(self, idx):
+        forgot.append((idx, int(np.count_nonzero(self.shelf[idx] >= 0))))
+        original(self, idx)
+        assert (self.shelf[idx] < 0).all()
+
+    monkeypatch.setattr(Claims, "forget", spy)
+    world.run()
+    trace = world.recorder.frames()["trace"].sort("agent_id", "time")
+    recovered = 0
+    for rows in trace.partition_by("agent_id", maintain_order=True):
+        roles = rows["role"].to_list()
+        if "crashed" not in roles:
+            continue
+        first_down = roles.index("crashed")
+        back = [i for i in range(first_down, len(roles)) if roles[i] == "honest"]
+        if not back:
+            continue
+        recovered += 1
+        down = rows[first_down : back[0]]
+        # a crashed robot stays where it stands; it resumes from that cell (the first sample
+        # after its recovery follows the step at that time: at most one move away)
+        assert down["x"].n_unique() == 1 and down["y"].n_unique() == 1
+        jump = abs(rows["x"][back[0]] - down["x"][0]) + abs(rows["y"][back[0]] - down["y"][0])
+        assert jump <= 1
+        assert rows[back[0] :].select(pl.col("x") * 1000 + pl.col("y")).n_unique() > 1
+    assert recovered >= 2
+    assert len(forgot) >= recovered and any(n > 0 for _, n in forgot)  # it had heard claims
