@@ -15,6 +15,7 @@ WORLD_MODULES = MappingProxyType(
         "box_pushing": "dmarl_des.worlds.box_pushing",
         "consensus": "dmarl_des.worlds.consensus",
         "coverage": "dmarl_des.worlds.coverage",
+        "search_rescue": "dmarl_des.worlds.search_rescue",
         "swarm": "dmarl_des.worlds.swarm",
     }
 )
