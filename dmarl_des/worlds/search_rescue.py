@@ -37,15 +37,18 @@ from dmarl_des.net import MessageKind, ProximityTopology, Topology
 from dmarl_des.scenario import Scenario, WorldParams
 from dmarl_des.scenario.budget import check_duration
 from dmarl_des.world import World
+from dmarl_des.worlds.coverage import CELLS_PER_RADIUS, MAX_CELLS
+from dmarl_des.worlds.coverage_grid import CoverageGrid
 from dmarl_des.worlds.flights import Flights
 from dmarl_des.worlds.point_memory import PointMemory
-from dmarl_des.worlds.search_rescue_events import DETECTIONS_TABLE, scan
+from dmarl_des.worlds.search_rescue_events import reward_search, scan
 from dmarl_des.worlds.search_rescue_layout import ACTION_NAMES, CONFIRM, FRONTIER, OBS_DIM
 from dmarl_des.worlds.search_rescue_memory import ReportBook, SectorCounts
 from dmarl_des.worlds.search_rescue_observe import mask_many, observe_many
-from dmarl_des.worlds.search_rescue_policy import ScriptedSearch, lane_blocks, lane_y
+from dmarl_des.worlds.search_rescue_policy import ScriptedSearch, start_points
 from dmarl_des.worlds.search_rescue_radio import announce_arrivals
 from dmarl_des.worlds.search_rescue_scan import Scanner
+from dmarl_des.worlds.search_rescue_tables import DETECTIONS_TABLE, SEARCH_TABLE, record_search
 from dmarl_des.worlds.search_rescue_targets import Targets
 from dmarl_des.worlds.uav_waypoints import HOVER, candidates
 
@@ -93,6 +96,12 @@ class SearchRescueParams(WorldParams):
     )
     reward_found: Real = Field(1.0, description="team reward for a target's first detection")
     reward_confirmed: Real = Field(1.0, description="team reward for its confirmation")
+    reward_searched: Real = Field(
+        0.0, ge=0.0, description="shaping: reward per newly searched share of the area (0: off)"
+    )
+    credit: Literal["team", "individual"] = Field(
+        "team", description="team: rewards are the team's; individual: the detecting UAV's own"
+    )
     scripted: Literal["frontier", "lawnmower", "random_tracks"] = "frontier"
     stop_when_confirmed: bool = Field(True, description="end (terminal) when all are confirmed")
     target: float = Field(0.9, gt=0.0, le=1.0, description="confirmed fraction for a success")
@@ -145,22 +154,6 @@ class SearchRescueParams(WorldParams):
         check_duration("world.speed", self.speed, flight, scenario.horizon)
 
 
-SEARCH_TABLE = {
-    "episode": pl.Int64,
-    "time": pl.Float64,
-    "found": pl.Int64,
-    "confirmed": pl.Int64,
-    "found_fraction": pl.Float64,
-    "confirmed_fraction": pl.Float64,
-    "arrivals": pl.Int64,
-    "detections": pl.Int64,
-    "reports_received": pl.Int64,
-    "reports_ignored": pl.Int64,
-    "n_up": pl.Int64,
-}
-"""One row per ``record_every`` time units and one at the episode's end (cumulative counts)."""
-
-
 class SearchRescueWorld(World):
     """UAVs search for walking targets, announce what they find and confirm each other's finds."""
 
@@ -201,6 +194,11 @@ class SearchRescueWorld(World):
         self.book = ReportBook(n, p.report_slots)
         self.sectors = SectorCounts(n, self.size, p.sectors(n))
         self.sector_quota = self.sectors.width**2 / (2.0 * p.sensor_range * p.step)
+        self.searched = None
+        """Ground-truth map of the area searched (CoverageGrid; only with ``reward_searched``)."""
+        if p.reward_searched > 0:
+            cells = min(MAX_CELLS, math.ceil(self.size * CELLS_PER_RADIUS / p.sensor_range))
+            self.searched = CoverageGrid(self.size, cells, p.sensor_range)
         self.state_dim = 3 + p.state_grid * p.state_grid
         self._proximity = ProximityTopology(p.radio_range)
         self._world_topology = self.scenario.net.topology.kind == "world"
@@ -223,7 +221,7 @@ class SearchRescueWorld(World):
         p = self.params
         n = len(self.sim_agents)
         rng = self.streams.fresh("world", episode)
-        self.flights.reset(self._start_points(rng, n))
+        self.flights.reset(start_points(p, rng, n, self.size))
         self.speed_factor = rng.uniform(1.0 - p.speed_jitter, 1.0 + p.speed_jitter, size=n)
         target_rng = self.streams.fresh("targets", episode)
         self._target_rng = target_rng
@@ -238,23 +236,9 @@ class SearchRescueWorld(World):
         self.report_distance[:] = np.inf
         for memory in (self.trail, self.heard, self.book, self.sectors):
             memory.clear()
+        if self.searched is not None:
+            self.searched.reset()
         self._reset_counters()
-
-    def _start_points(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        p = self.params
-        if p.start == "uniform":
-            return rng.uniform(0.0, self.size, size=(n, 2))
-        if p.start == "lanes":
-            lo, hi = lane_blocks(n, self.size, p.step)
-            lanes = max(1, int(np.floor(self.size / p.step + 1e-9)))
-            first = np.where(hi > lo, lo, np.arange(n) % lanes)
-            y = np.minimum(lane_y(first, p.step), self.size)
-            return np.stack([np.zeros(n), y], axis=1)
-        radius = min(p.cluster_spacing * math.sqrt(n / math.pi), self.size / 2)
-        r = radius * np.sqrt(rng.uniform(size=n))
-        a = rng.uniform(0.0, 2 * math.pi, size=n)
-        disc = np.stack([r * np.cos(a), r * np.sin(a)], axis=1)
-        return np.clip(self.size / 2 + disc, 0.0, self.size)
 
     def place_targets(self, points: np.ndarray) -> None:
         """Put the targets at ``points`` [m, 2] now (tests, scripted set-ups; from
@@ -268,7 +252,7 @@ class SearchRescueWorld(World):
         if p.target_speed > 0:
             self.every(p.target_turn_period, self._turn_targets, priority=URGENT)
         self.every(p.scan_period, lambda: scan(self), priority=URGENT)
-        self.every(p.record_every, self._record, priority=AFTER_DECISIONS)
+        self.every(p.record_every, lambda: record_search(self), priority=AFTER_DECISIONS)
 
     def build_topology(self, episode: int) -> Topology:
         if self._world_topology:
@@ -284,24 +268,7 @@ class SearchRescueWorld(World):
         self.targets.turn(self._target_rng)
 
     def end_episode(self) -> None:
-        self._record()
-
-    def _record(self) -> None:
-        t = self.targets
-        self.recorder.add(
-            "search",
-            episode=self.episode,
-            time=self.now,
-            found=t.n_found,
-            confirmed=t.n_confirmed,
-            found_fraction=t.n_found / t.m,
-            confirmed_fraction=t.n_confirmed / t.m,
-            arrivals=self.arrivals,
-            detections=self.detections,
-            reports_received=self.reports_received,
-            reports_ignored=self.reports_ignored,
-            n_up=int(self.up.sum()),
-        )
+        record_search(self)
 
     def success(self) -> bool:
         return self.targets.n_confirmed >= self._target_count
@@ -359,6 +326,8 @@ class SearchRescueWorld(World):
         self.trail.add_many(arriving, dests)
         self.sectors.add(arriving, dests)
         self.arrivals += len(arriving)
+        if self.searched is not None:
+            reward_search(self, arriving, dests)
         announce_arrivals(self, arriving, dests)
 
     # ------------------------------------------------------------------ observations

@@ -6,9 +6,10 @@ instant) the targets are moved to now and every UAV that is up glimpses (``Scann
 target detected at this scan: if nobody had found it, the nearest detecting UAV (ties: the lowest
 slot) finds it; if it is found but not confirmed, the nearest detecting UAV other than its finder
 confirms it — at the same scan as the find, too, when two UAVs see it at once. Each find and each
-confirmation is one row of the `detections` table and one team reward, stamped just before the
-scan's instant so that it belongs to the macro-actions that brought the UAVs there (they are
-running up to this instant; the ones chosen at it do not own it).
+confirmation is one row of the `detections` table and one reward (the team's, or with ``credit =
+individual`` the detecting UAV's own), stamped just before the scan's instant so that it belongs
+to the macro-actions that brought the UAVs there (they are running up to this instant; the ones
+chosen at it do not own it).
 """
 
 from __future__ import annotations
@@ -17,22 +18,9 @@ import math
 from typing import Any
 
 import numpy as np
-import polars as pl
 
 from dmarl_des.worlds.search_rescue_radio import announce_detections
-
-DETECTIONS_TABLE = {
-    "episode": pl.Int64,
-    "time": pl.Float64,
-    "target": pl.Int64,
-    "agent_id": pl.Int64,
-    "event": pl.String,
-    "distance": pl.Float64,
-    "x": pl.Float64,
-    "y": pl.Float64,
-}
-"""One row per first detection (event ``found``) and per confirmation (``confirmed``): the UAV,
-its distance to the target and where the target was."""
+from dmarl_des.worlds.search_rescue_tables import log_detections
 
 
 def _first_of_each(tgt: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -65,36 +53,45 @@ def scan(world: Any) -> None:
     t.confirmed[conf_tgt] = True
     t.confirmer[conf_tgt] = conf_uav
     t.t_confirmed[conf_tgt] = now
-    _log(world, "found", found_uav, found_tgt, dist[new])
-    _log(world, "confirmed", conf_uav, conf_tgt, dist[confirm])
-    p = world.params
-    amount = len(found_tgt) * p.reward_found + len(conf_tgt) * p.reward_confirmed
-    if amount:  # earned by the macro-actions that brought the UAVs here
-        world.give_reward(amount, stamp=math.nextafter(now, -math.inf))
+    log_detections(world, "found", found_uav, found_tgt, dist[new])
+    log_detections(world, "confirmed", conf_uav, conf_tgt, dist[confirm])
+    _reward(world, found_uav, conf_uav)
     # finders announce; confirmers, and UAVs that saw a found target they held a report of,
     # announce the confirmation
     seen_again = ~new & (uav != t.finder[tgt])
     tells = confirm | (seen_again & world.book.knows(uav, tgt))
     announce_detections(world, found_uav, found_tgt, uav[tells], tgt[tells])
-    if p.stop_when_confirmed and t.n_confirmed == t.m:
+    if world.params.stop_when_confirmed and t.n_confirmed == t.m:
         world.terminate()
 
 
-def _log(world: Any, event: str, uav: np.ndarray, tgt: np.ndarray, dist: np.ndarray) -> None:
-    n = len(uav)
-    if not n:
+def _reward(world: Any, finders: np.ndarray, confirmers: np.ndarray) -> None:
+    """Rewards of a scan's finds and confirmations: the team's, or each detecting UAV's own
+    (``credit``); stamped just before now (earned by the macro-actions that brought them here)."""
+    p = world.params
+    stamp = math.nextafter(world.now, -math.inf)
+    if p.credit == "team":
+        amount = len(finders) * p.reward_found + len(confirmers) * p.reward_confirmed
+        if amount:
+            world.give_reward(amount, stamp=stamp)
         return
-    pos = world.targets.pos[tgt]
-    world.recorder.extend(
-        "detections",
-        {
-            "episode": [world.episode] * n,
-            "time": [world.now] * n,
-            "target": tgt.tolist(),
-            "agent_id": [world.sim_agents[i].agent_id for i in uav.tolist()],
-            "event": [event] * n,
-            "distance": dist.tolist(),
-            "x": pos[:, 0].tolist(),
-            "y": pos[:, 1].tolist(),
-        },
-    )
+    for uavs, amount in ((finders, p.reward_found), (confirmers, p.reward_confirmed)):
+        for i in uavs.tolist():
+            world.give_reward(amount, stamp=stamp, agents=[world.sim_agents[i]])
+
+
+def reward_search(world: Any, arriving: np.ndarray, dests: np.ndarray) -> None:
+    """Shaping (``reward_searched`` > 0), from ``end_many``: each arrival senses the footprint of
+    its point on the ground-truth map (``CoverageGrid``) and earns ``reward_searched`` times the
+    share of the area newly searched — the team's, or the UAV's own (``credit``); it belongs to
+    the arriving flight."""
+    p, grid = world.params, world.searched
+    value = p.reward_searched / grid.n_cells
+    total = 0.0
+    for i, (x, y) in zip(arriving.tolist(), dests.tolist(), strict=True):
+        new, _ = grid.sense(x, y)
+        if new and p.credit == "individual":
+            world.give_reward(new * value, agents=[world.sim_agents[i]])
+        total += new * value
+    if total and p.credit == "team":
+        world.give_reward(total)

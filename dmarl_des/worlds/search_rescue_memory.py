@@ -196,12 +196,12 @@ class SectorCounts:
         and its known count [B]."""
         if self.k == 1:
             return np.full(len(idx), -1, dtype=np.int64), np.zeros(len(idx), dtype=np.int64)
-        counts = self.count[idx].astype(np.float64)
-        d = np.sqrt(((self.centres[None, :, :] - here[:, None, :]) ** 2).sum(axis=2))
-        own = self.sector_of(here)
+        counts = self.count[idx]
+        dx = self.centres[:, 0] - here[:, :1]
+        dy = self.centres[:, 1] - here[:, 1:]
+        score = (dx * dx + dy * dy) * (1.0 / (4.0 * self.size * self.size))  # < 1: counts first
+        score += counts
         rows = np.arange(len(idx))
-        d_norm = d / (2.0 * self.size)  # < 1: counts first, then distance
-        score = counts + d_norm
-        score[rows, own] = np.inf
+        score[rows, self.sector_of(here)] = np.inf
         best = np.argmin(score, axis=1)
-        return best, self.count[idx][rows, best].astype(np.int64)
+        return best, counts[rows, best].astype(np.int64)

@@ -21,6 +21,7 @@ coverage policy: they do not depend on which UAVs share a batch, nor on others' 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,26 @@ def lane_blocks(n_uavs: int, size: float, step: float) -> tuple[np.ndarray, np.n
 def lane_y(lane: np.ndarray | int, step: float) -> np.ndarray:
     """Height of lane ``lane``."""
     return (np.asarray(lane, dtype=np.float64) + 0.5) * step
+
+
+def start_points(params: Any, rng: np.random.Generator, n: int, size: float) -> np.ndarray:
+    """Where the UAVs start (``world.start``): ``cluster`` — uniform in a disc at the centre with
+    ``cluster_spacing²`` of area per UAV (capped at the area); ``uniform`` — over the area;
+    ``lanes`` — at the west end of each UAV's first lawnmower lane (a UAV without lanes: lane
+    ``i mod L``)."""
+    if params.start == "uniform":
+        return rng.uniform(0.0, size, size=(n, 2))
+    if params.start == "lanes":
+        lo, hi = lane_blocks(n, size, params.step)
+        lanes = max(1, int(np.floor(size / params.step + 1e-9)))
+        first = np.where(hi > lo, lo, np.arange(n) % lanes)
+        y = np.minimum(lane_y(first, params.step), size)
+        return np.stack([np.zeros(n), y], axis=1)
+    radius = min(params.cluster_spacing * math.sqrt(n / math.pi), size / 2)
+    r = radius * np.sqrt(rng.uniform(size=n))
+    a = rng.uniform(0.0, 2 * math.pi, size=n)
+    disc = np.stack([r * np.cos(a), r * np.sin(a)], axis=1)
+    return np.clip(size / 2 + disc, 0.0, size)
 
 
 class ScriptedSearch:
