@@ -5,8 +5,8 @@ Macro-actions (11): ``fly_n`` … ``fly_nw`` (0–7, the compass waypoints of
 a target found by another UAV, then loiter ``hover_time``), ``frontier`` (10: fly to the centre
 of the sector the UAV knows least searched).
 
-The observation (float32 [39]) starts with the coverage world's layout (columns 0–29, about the
-searched area) and adds what is particular to search and rescue (columns 30–38).
+The observation (float32 [40]) starts with the coverage world's layout (columns 0–29, about the
+searched area) and adds what is particular to search and rescue (columns 30–39).
 
 One message kind, ``sar``: float32 [5] = (code, x, y, target, t_found) with code ``SEARCHED``
 (an arrival point; target and time unused, −1), ``FOUND`` (a report: target found at (x, y) at

@@ -2,7 +2,7 @@
 
 Columns 0–29 are the coverage world's candidate-waypoint observation (``uav_waypoints``) over
 what the UAV knows was searched (its last ``trail`` arrivals and the ``memory`` arrival points it
-heard), with the sensor range as footprint radius; columns 30–38 say what it knows of found
+heard), with the sensor range as footprint radius; columns 30–39 say what it knows of found
 targets and of the sectors (``search_rescue_layout``). Masks: a compass waypoint that clipping
 makes degenerate is not allowed; hover always is; ``confirm`` when the UAV holds a report of
 another UAV's find; ``frontier`` when the area has more than one sector.
