@@ -39,8 +39,8 @@ BOX_PUSHING_SETTINGS: dict[str, dict[str, Any]] = {
         "trace_len": 10,
         "hysteretic_beta": 0.2,
         "hysteretic_beta_end": 0.4,
-        "hysteretic_decay": 600_000,
-        "eps_decay": 600_000,
+        "hysteretic_decay": 300_000,  # per agent (2 agents: 600 000 decisions in all)
+        "eps_decay": 300_000,
         "grad_clip": 1000.0,
         "loss": "mse",
         "lr": 1e-3,

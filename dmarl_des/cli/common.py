@@ -39,10 +39,12 @@ def scenario_from_args(
             overrides[key] = value
     overrides.update(extra or {})
     scenario = load_scenario(args.scenario)
-    learner_name = getattr(args, "learner", None)
+    learner_name = getattr(args, "learner", None) or overrides.pop("learner.name", None)
     if learner_name is not None:
-        from dmarl_des.learn.registry import learner_config
+        from dmarl_des.study.scenarios import with_learner_named
 
         values = {"device": args.device} if getattr(args, "device", None) else {}
-        scenario = scenario.with_learner(learner_config(learner_name, values))
-    return scenario.with_overrides(overrides), overrides
+        scenario = with_learner_named(scenario, learner_name, values)
+        overrides["learner.name"] = learner_name
+    applied = {k: v for k, v in overrides.items() if k != "learner.name"}
+    return scenario.with_overrides(applied), overrides

@@ -52,6 +52,26 @@ def print_summary(frames: dict[str, Any], out: Path | None) -> None:
         print(f"tables under {out}/ — e.g. pl.scan_parquet('{out}/episodes/**/*.parquet')")
 
 
+def print_training_differences(scenario: Any) -> None:
+    """When the policy is a checkpoint: how this scenario differs from its training scenario."""
+    from dmarl_des.scenario.model import POLICY_KINDS
+
+    if scenario.policy in POLICY_KINDS:
+        return
+    from dmarl_des.learn.checkpoint import read_card
+    from dmarl_des.study.policies import training_differences
+
+    card = read_card(scenario.policy)
+    lines = training_differences(card, scenario)
+    trained = f"scenario {card.get('scenario', '?')!r}, seed {card.get('seed', '?')}"
+    if not lines:
+        print(f"policy {scenario.policy} (trained in {trained}): same world and conditions")
+        return
+    print(f"policy {scenario.policy} (trained in {trained}) is evaluated where:")
+    for line in lines:
+        print(f"  {line}")
+
+
 def run_command(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -61,6 +81,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.out:
         check_output_folder(args.out, "--out")
     scenario, overrides = scenario_from_args(args)
+    print_training_differences(scenario)
     default = DEFAULT_OUT / "runs" / check_file_name("name", scenario.name)
     out = Path(args.out) if args.out else default
     check_output_folder(out, "--out")

@@ -40,7 +40,32 @@ def add_parser(sub: Any) -> None:
         metavar="KEY=VALUE",
         help="fix a dotted key for every run, e.g. n_agents=8 (repeatable)",
     )
-    p.add_argument("--policy", help="random | scripted | learner | path to a checkpoint folder")
+    p.add_argument(
+        "--policy",
+        help="random | scripted | learner | path to a checkpoint folder (to compare several, "
+        "sweep them: --grid policy=scripted,models/NAME)",
+    )
+    p.add_argument(
+        "--learner",
+        metavar="NAME",
+        help="learner trained in each run (iql, ippo, vdn, qmix; sets policy=learner unless "
+        "policy is given), or by the training runs with --train; its keys with --set learner.*",
+    )
+    p.add_argument("--eval-episodes", type=int, help="greedy episodes after training, per run")
+    p.add_argument(
+        "--train",
+        action="append",
+        metavar="KEY=V1,V2,...",
+        help="train once per (training condition, seed) and evaluate each checkpoint across the "
+        "grid: the training conditions (repeatable; e.g. net.loss.p=0,0.2)",
+    )
+    p.add_argument(
+        "--train-set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="fix a dotted key for the training runs only, e.g. episodes=30 (repeatable)",
+    )
+    p.add_argument("--train-episodes", type=int, help="training episodes of each training run")
     p.add_argument("--name", help="study name (default: study() or the file name)")
     p.add_argument("--workers", type=int, help="parallel workers (default: CPU count; 1 = no pool)")
     p.add_argument(
@@ -61,6 +86,12 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--out", help=f"output folder (default {DEFAULT_OUT}/studies/<study name>)")
     p.add_argument("--no-report", action="store_true", help="do not write the degradation report")
+    p.add_argument(
+        "--reference",
+        metavar="LEVEL",
+        help="the policy (level of the compared key) others are compared with (default: "
+        "scripted when swept, else the first)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=study_command, on_interrupt="no run was started")
 
@@ -93,29 +124,36 @@ def parse_grids(texts: list[str] | None) -> dict[str, tuple[Any, ...]] | None:
 
 
 def study_command(args: argparse.Namespace) -> int:
+    import shlex
+
     import polars as pl
 
     from dmarl_des.log import check_output_folder
-    from dmarl_des.scenario import parse_assignment
     from dmarl_des.study import load_study, run_study
 
     if args.out:
         check_output_folder(args.out, "--out")
-    base: dict[str, Any] = dict(parse_assignment(t) for t in (args.set or []))
-    if args.policy is not None:
-        base["policy"] = args.policy
+    grid = parse_grids(args.grid)
+    base, training = study_overrides(args, grid)
     study = load_study(
         args.scenario,
-        grid=parse_grids(args.grid),
+        grid=grid,
         seeds=parse_seeds(args.seeds),
         base_overrides=base,
         name=args.name,
+        training=training,
     )
     out = Path(args.out) if args.out else DEFAULT_OUT / "studies" / study.name
     check_output_folder(out, "--out")
-    specs = study.runs()
-    grid = " × ".join(f"{k} {list(v)}" for k, v in study.grid.items()) or "no grid"
-    print(f"study {study.name}: {len(specs)} runs = {grid} × {len(study.seeds)} seeds -> {out}")
+    n_train, n_runs = study.check()
+    shown = study.levels()
+    grid_text = " × ".join(f"{k} {list(v)}" for k, v in shown.items()) or "no grid"
+    trains = f"{n_train} training runs, then " if n_train else ""
+    print(
+        f"study {study.name}: {trains}{n_runs} runs = {grid_text} × {len(study.seeds)} seeds "
+        f"-> {out}"
+    )
+    command = shlex.join(["dmarl", *args.argv]) if hasattr(args, "argv") else None
     result = run_study(
         study,
         out,
@@ -124,8 +162,9 @@ def study_command(args: argparse.Namespace) -> int:
         address=args.address,
         progress=not args.quiet,
         connect_timeout=args.connect_timeout,
+        command=command,
     )
-    with pl.Config(tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+    with pl.Config(tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True, tbl_cols=-1):
         print(result.summary())
     if result.damaged:
         print(result.damage_report(), file=sys.stderr)
@@ -136,7 +175,36 @@ def study_command(args: argparse.Namespace) -> int:
         from dmarl_des.report import write_report
 
         try:
-            print_report(write_report(out))
+            print_report(write_report(out, reference=args.reference))
         except ConfigError as exc:
             print(f"dmarl: no report: {exc}", file=sys.stderr)
     return 0 if result.ok else 1
+
+
+def study_overrides(
+    args: argparse.Namespace, grid: dict[str, tuple[Any, ...]] | None
+) -> tuple[dict[str, Any], Any]:
+    """The base overrides and the training plan (None unless --train* is given) of the command."""
+    from dmarl_des.scenario import parse_assignment
+    from dmarl_des.study.plan import Training
+    from dmarl_des.study.scenarios import LEARNER_NAME, is_learner_key
+
+    base: dict[str, Any] = dict(parse_assignment(t) for t in (args.set or []))
+    if args.policy is not None:
+        base["policy"] = args.policy
+    if args.eval_episodes is not None:
+        base["eval_episodes"] = args.eval_episodes
+    trains = args.train or args.train_set or args.train_episodes is not None
+    if args.learner is not None:
+        base[LEARNER_NAME] = args.learner
+        swept = grid is not None and "policy" in grid
+        if not trains and "policy" not in base and not swept:
+            base["policy"] = "learner"
+    if not trains:
+        return base, None
+    overrides: dict[str, Any] = dict(parse_assignment(t) for t in (args.train_set or []))
+    if args.train_episodes is not None:
+        overrides["episodes"] = args.train_episodes
+    for key in [k for k in base if is_learner_key(k)]:
+        overrides.setdefault(key, base.pop(key))
+    return base, Training(parse_grids(args.train) or {}, overrides)

@@ -1,8 +1,10 @@
-"""`dmarl train`: train a learner inside a scenario and save a checkpoint under models/<name>/."""
+"""`dmarl train`: train a learner inside a scenario, evaluate it as it learns, and save the last and
+the best checkpoint under models/<name>/ (and models/<name>/best/)."""
 
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,8 @@ from dmarl_des.cli.run import print_summary
 from dmarl_des.errors import ConfigError
 
 DEFAULT_MODELS = Path("models")
+BEST = "best"
+"""Subfolder of a checkpoint holding the one of the best evaluation round."""
 
 
 def add_parser(sub: Any) -> None:
@@ -18,15 +22,41 @@ def add_parser(sub: Any) -> None:
         "train",
         help="train a learner in a scenario and save a checkpoint",
         description=(
-            "Train the scenario's learner (or --learner NAME) for --episodes episodes, then save "
-            "weights.pt and card.json under models/<name>/. Evaluate later with "
+            "Train the scenario's learner (or --learner NAME) for --episodes episodes (or until "
+            "--time runs out), evaluate it greedily every --eval-every episodes and at the end, "
+            "then save weights.pt and card.json under models/<name>/ (the last) and "
+            "models/<name>/best/ (the best evaluation round). Evaluate later with "
             "`dmarl run SCENARIO --policy models/<name>`."
         ),
     )
     add_scenario_arguments(p)
     p.add_argument("--name", help="checkpoint name (default <scenario>-<learner>)")
     p.add_argument("--models", default=str(DEFAULT_MODELS), help="folder of checkpoints")
-    p.add_argument("--eval-episodes", type=int, help="greedy episodes after training")
+    p.add_argument(
+        "--eval-episodes",
+        type=int,
+        help="greedy episodes per evaluation round (default 1 with --eval-every, else 0)",
+    )
+    p.add_argument(
+        "--eval-every",
+        type=int,
+        default=0,
+        metavar="K",
+        help="evaluate greedily every K training episodes (phase = eval rows); the best round's "
+        "checkpoint is kept in models/<name>/best/",
+    )
+    p.add_argument(
+        "--time",
+        type=float,
+        metavar="SECONDS",
+        help="wall-clock budget: stop training after the episode that exceeds it, then evaluate "
+        "(without --episodes: as many episodes as fit)",
+    )
+    p.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="also write TensorBoard scalars under DIR (needs the tensorboard extra)",
+    )
     p.add_argument("--out", help=f"tables folder (default {DEFAULT_OUT}/train/<name>)")
     p.add_argument(
         "--overwrite",
@@ -37,40 +67,23 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=train_command, on_interrupt="no checkpoint saved, no table written")
 
 
-def checkpoint_card(result: Any, scenario: Any, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The card written beside the weights: what the policy was trained on and how it did."""
-    import polars as pl
-
-    episodes = result.frames["episodes"]
-    evals = episodes.filter(pl.col("phase") == "eval")
-    last = evals if evals.height else episodes.tail(min(10, episodes.height))
-    return {
-        "world": scenario.world.model_dump(mode="json"),
-        "scenario": scenario.name,
-        "overrides": {k: v for k, v in overrides.items()},
-        "seed": scenario.seed,
-        "gamma": scenario.gamma,
-        "episodes": scenario.episodes,
-        "metrics": {
-            "mean_return": float(last["team_return"].mean()),
-            "mean_discounted_return": float(last["discounted_return"].mean()),
-            "success_rate": float(last["success"].mean()),
-            "episodes_measured": last.height,
-            "phase_measured": "eval" if evals.height else "train",
-        },
-    }
-
-
 def train_command(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from dmarl_des.bounds import MAX_EPISODES
     from dmarl_des.learn.checkpoint import CARD_FILE, WEIGHTS_FILE, save_checkpoint
     from dmarl_des.log import check_file_name, check_output_folder
     from dmarl_des.study import run_scenario
+    from dmarl_des.study.schedule import TrainingSchedule
+    from dmarl_des.study.training import base_card, checkpoint_card
 
     extra: dict[str, Any] = {"policy": "learner"}
-    if args.eval_episodes is not None:
-        extra["eval_episodes"] = args.eval_episodes
+    per_round = args.eval_episodes if args.eval_episodes is not None else 1
+    if args.eval_episodes is not None or args.eval_every:
+        extra["eval_episodes"] = per_round
+    if args.time is not None and args.episodes is None:
+        extra["episodes"] = MAX_EPISODES
+    schedule = TrainingSchedule(args.eval_every, max(per_round, 1), args.time)
     scenario, overrides = scenario_from_args(args, extra)
     if scenario.learner is None:
         raise ConfigError("--learner", None, "a learner name (the scenario configures none)")
@@ -84,13 +97,44 @@ def train_command(args: argparse.Namespace) -> int:
             "then redo the runs that used it)",
         )
     out = check_output_folder(Path(args.out) if args.out else DEFAULT_OUT / "train" / name, "--out")
-    total = scenario.episodes + scenario.eval_episodes
-    with tqdm(total=total, desc=f"train {name}", unit="ep", disable=args.quiet) as bar:
+    state: dict[str, Any] = {"world": None, "best": None, "scalars": None}
+    total = None if args.time is not None and args.episodes is None else scenario.episodes
+    bar = tqdm(total=total, desc=f"train {name}", unit="ep", disable=args.quiet)
 
-        def progress(row: dict[str, Any]) -> None:
-            bar.set_postfix(ret=f"{row['team_return']:.2f}", refresh=False)
+    def on_start(world: Any) -> None:
+        state["world"] = world
+        if args.tensorboard:
+            from dmarl_des.log.scalars import TensorBoardScalars
+
+            state["scalars"] = TensorBoardScalars(args.tensorboard, world.recorder)
+
+    def progress(row: dict[str, Any]) -> None:
+        if state["scalars"] is not None:
+            state["scalars"].episode(row)
+        if row["phase"] == "train":
+            bar.set_postfix(ret=f"{row['team_return']:.3g}", **_eval_postfix(state), refresh=False)
             bar.update(1)
 
+    def on_evaluation(evaluation: Any) -> None:
+        mean = evaluation.mean_return
+        if state["scalars"] is not None:
+            state["scalars"].evaluation(evaluation.trained_episodes, mean)
+        state["last_eval"] = mean
+        if state["best"] is None or mean > state["best"][0]:
+            state["best"] = (mean, evaluation.trained_episodes)
+            card = base_card(scenario, overrides, evaluation.trained_episodes)
+            card["metrics"] = {
+                "mean_return": mean,
+                "episodes_measured": len(evaluation.rows),
+                "phase_measured": "eval",
+                "trained_episodes": evaluation.trained_episodes,
+            }
+            save_checkpoint(folder / BEST, state["world"].policy, card)
+        bar.set_postfix(**_eval_postfix(state), refresh=True)
+
+    if args.overwrite:
+        shutil.rmtree(folder / BEST, ignore_errors=True)  # no best of an earlier training
+    try:
         result = run_scenario(
             scenario,
             out=out,
@@ -98,11 +142,34 @@ def train_command(args: argparse.Namespace) -> int:
             device=args.device,
             keep_world=True,
             progress=progress,
+            schedule=schedule,
+            on_evaluation=on_evaluation,
+            on_start=on_start,
         )
+    finally:
+        bar.close()
+        if state["scalars"] is not None:
+            state["scalars"].close()
     assert result.world is not None and result.world.policy is not None
     folder = save_checkpoint(
-        folder, result.world.policy, checkpoint_card(result, scenario, overrides)
+        folder, result.world.policy, checkpoint_card(result.frames, scenario, overrides)
     )
     print_summary(result.frames, out)
-    print(f"checkpoint saved to {folder}")
+    print(f"checkpoint saved to {folder} (the last)")
+    if state["best"] is not None:
+        mean, episodes = state["best"]
+        print(
+            f"best evaluation: mean return {mean:.4g} after {episodes} training episodes, "
+            f"saved to {folder / BEST}"
+        )
     return 0 if result.status == "ok" else 1
+
+
+def _eval_postfix(state: dict[str, Any]) -> dict[str, str]:
+    """The latest and the best evaluation return, for the progress bar."""
+    out = {}
+    if "last_eval" in state:
+        out["eval"] = f"{state['last_eval']:.3g}"
+    if state["best"] is not None:
+        out["best"] = f"{state['best'][0]:.3g}"
+    return out

@@ -159,6 +159,77 @@ def check_card(card: dict[str, Any], obs_dim: int, n_actions: int, n_agents: int
             raise ConfigError(f"card.spec.{field}", spec.get(field), f"{int(wanted)} (this world)")
 
 
+def check_travel(
+    card: dict[str, Any],
+    obs_dim: int,
+    n_actions: int,
+    n_agents: int,
+    groups: Any = None,
+) -> tuple[int, ...] | None:
+    """ConfigError unless the card's policy can act in a world of these dimensions; returns the
+    group of every agent for per-group parameters at another swarm size (else None).
+
+    The observation and action sizes must match. The swarm size may differ when no network's
+    shape depends on it: shared parameters, or per-group parameters given ``groups`` (one id per
+    agent, the card's number of groups) — unless the agents' one-hot index is an input
+    (``agent_feature = agent_id``). Per-agent parameters hold one network per trained agent, so
+    they act only in a swarm of the trained size.
+    """
+    spec = card.get("spec")
+    if not isinstance(spec, dict):
+        raise ConfigError("card.spec", spec, "a dict with obs_dim, n_actions, n_agents")
+    for field, wanted in (("obs_dim", obs_dim), ("n_actions", n_actions)):
+        if spec.get(field) != int(wanted):
+            raise ConfigError(f"card.spec.{field}", spec.get(field), f"{int(wanted)} (this world)")
+    trained = spec.get("n_agents")
+    if trained == int(n_agents):
+        return None
+    learner = card.get("learner") if isinstance(card.get("learner"), dict) else {}
+    params = learner.get("params", card.get("params"))
+    where = f"{int(n_agents)} agents here; the checkpoint was trained with {trained}"
+    if params == "per_agent":
+        raise ConfigError(
+            "card.spec.n_agents",
+            trained,
+            f"the swarm size it was trained at ({where}): per_agent parameters hold one network "
+            "per trained agent; evaluate with n_agents = "
+            f"{trained}, or train with learner.params = shared (or per_group) to change sizes",
+        )
+    if learner.get("name") == "qmix":
+        raise ConfigError(
+            "card.spec.n_agents",
+            trained,
+            f"the swarm size it was trained at ({where}): the QMIX mixer takes one value per "
+            "trained agent",
+        )
+    if learner.get("critic") == "state":
+        raise ConfigError(
+            "card.spec.n_agents",
+            trained,
+            f"the swarm size it was trained at ({where}): its state critic (critic = state) "
+            "takes a one-hot agent index sized for that swarm",
+        )
+    if learner.get("agent_feature") == "agent_id":
+        raise ConfigError(
+            "card.spec.n_agents",
+            trained,
+            f"the swarm size it was trained at ({where}): its input holds a one-hot agent index "
+            "(agent_feature = agent_id) sized for that swarm",
+        )
+    if params != "per_group":
+        return None
+    n_groups = len(set(spec.get("groups") or [])) or None
+    ids = None if groups is None else tuple(int(g) for g in groups)
+    if ids is None or len(ids) != int(n_agents) or (n_groups and max(ids) + 1 != n_groups):
+        raise ConfigError(
+            "groups",
+            None if ids is None else f"{len(ids)} ids",
+            f"the group of each of the {int(n_agents)} agents ({n_groups} groups, as trained): "
+            f"per_group parameters at another swarm size ({where})",
+        )
+    return ids
+
+
 def checkpoint_digest(directory: str | os.PathLike) -> str:
     """SHA-256 (hex) of the checkpoint's content: ``card.json`` and ``weights.pt`` bytes.
 
@@ -274,11 +345,15 @@ def load_checkpoint(
     *,
     device: str = "cpu",
     dims: tuple[int, int, int] | None = None,
+    groups: Any = None,
 ) -> tuple[Any, dict]:
     """(learner rebuilt from the card's config and spec, with the saved weights; card).
 
     ``dims`` = (obs_dim, n_actions, n_agents) of the world that will use it: checked against the
-    card before any weight is read. Every problem is a one-line ConfigError (see the module).
+    card before any weight is read (``check_travel``). Its swarm size may differ from the
+    trained one for shared parameters, and for per-group parameters with ``groups`` (one group
+    id per agent of the new swarm); the learner is then built for that size. Every problem is a
+    one-line ConfigError (see the module).
     """
     card = read_card(directory)
     values = card.get("learner")
@@ -289,8 +364,12 @@ def load_checkpoint(
     if name not in LEARNERS:
         raise ConfigError("card.learner.name", name, " | ".join(LEARNERS))
     spec = card_spec(card)
+    n_agents, new_groups = spec["n_agents"], spec.get("groups")
     if dims is not None:
-        check_card(card, *dims)
+        travelled = check_travel(card, *dims, groups=groups)
+        n_agents = int(dims[2])
+        if travelled is not None:
+            new_groups = list(travelled)
     resolve_device(device)
     values["device"] = device
     config = learner_config(name, values)
@@ -304,9 +383,9 @@ def load_checkpoint(
         config,
         obs_dim=spec["obs_dim"],
         n_actions=spec["n_actions"],
-        n_agents=spec["n_agents"],
+        n_agents=n_agents,
         state_dim=spec.get("state_dim", 0),
-        groups=spec.get("groups"),
+        groups=new_groups,
         gamma=spec["gamma"],
         seed=spec["seed"],
         device=device,

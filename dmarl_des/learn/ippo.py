@@ -65,7 +65,9 @@ class IPPOConfig(LearnerConfig):
         0.0, ge=0.0, le=1.0, description="ε of the behaviour (1 − ε)·π + ε·uniform, at the start"
     )
     explore_eps_end: float = Field(0.0, ge=0.0, le=1.0, description="ε at the end of the decay")
-    explore_decay: Count = Field(0, ge=0, description="exploring decisions from start to end ε")
+    explore_decay: Count = Field(
+        0, ge=0, description="exploring decisions per agent (all agents' / N), start to end ε"
+    )
     explore_correction: Literal["none", "importance"] = Field(
         "none", description="ratio denominator: π_old (none) or the mixture μ_old (importance)"
     )
@@ -174,8 +176,8 @@ class IPPO:
         self.rollout_size = 0
         self.updates = 0
         self._episode_over = False
-        self.epsilon = LinearSchedule(
-            config.explore_eps, config.explore_eps_end, config.explore_decay
+        self.epsilon = LinearSchedule(  # over decisions per agent
+            config.explore_eps, config.explore_eps_end, config.explore_decay, spec.n_agents
         )
         self.decisions = 0  # exploring decisions taken (drives ε)
 

@@ -64,7 +64,9 @@ class IQLConfig(LearnerConfig):
     polyak: float = Field(1.0, gt=0.0, le=1.0)
     eps_start: float = Field(1.0, ge=0.0, le=1.0)
     eps_end: float = Field(0.05, ge=0.0, le=1.0)
-    eps_decay: Count = Field(10_000, ge=0, description="exploring decisions from start to end")
+    eps_decay: Count = Field(
+        5_000, ge=0, description="exploring decisions per agent (all agents' / N) from start to end"
+    )
     loss: Literal["huber", "mse"] = "huber"
     huber_delta: Real = Field(1.0, gt=0.0)
     hysteretic_beta: float = Field(
@@ -74,7 +76,7 @@ class IQLConfig(LearnerConfig):
         None, ge=0.0, le=1.0, description="weight of negative TD errors at the end (None = start)"
     )
     hysteretic_decay: Count = Field(
-        0, ge=0, description="exploring decisions over which β moves linearly from start to end"
+        0, ge=0, description="exploring decisions per agent over which β moves from start to end"
     )
     trace_len: int = Field(
         0,
@@ -120,12 +122,14 @@ class IQL:
         self.rng = self.streams.rng
         self.agents = AgentQ(config, spec, device, self.streams)
         self.optimizer = StackedAdam(self.agents.online.flat, lr=config.lr)
-        self.epsilon = LinearSchedule(config.eps_start, config.eps_end, config.eps_decay)
+        per = spec.n_agents  # schedules count decisions per agent
+        self.epsilon = LinearSchedule(config.eps_start, config.eps_end, config.eps_decay, per)
         beta_end = config.hysteretic_beta_end
         self.beta = LinearSchedule(
             config.hysteretic_beta,
             config.hysteretic_beta if beta_end is None else beta_end,
             config.hysteretic_decay,
+            per,
         )
         d, a, h = spec.obs_dim, spec.n_actions, self.agents.state_size
         columns = {

@@ -35,7 +35,9 @@ class JointQLearner:
         self.rng = self.streams.rng
         self.agents = AgentQ(config, spec, device, self.streams)
         self.optimizer = StackedAdam(self.agents.online.flat, lr=config.lr)
-        self.epsilon = LinearSchedule(config.eps_start, config.eps_end, config.eps_decay)
+        self.epsilon = LinearSchedule(  # over decisions per agent
+            config.eps_start, config.eps_end, config.eps_decay, spec.n_agents
+        )
         self.replay = EpochReplay(
             config.buffer_size,
             spec.n_agents,

@@ -51,14 +51,20 @@ def mixture_log_prob(log_pi: torch.Tensor, mask: torch.Tensor, epsilon: float) -
 
 @dataclass(frozen=True, slots=True)
 class LinearSchedule:
-    """A value going linearly from ``start`` to ``end`` over ``steps`` steps, then held."""
+    """A value going linearly from ``start`` to ``end`` over ``steps`` steps, then held.
+
+    ``per`` counts a step every ``per`` calls' worth of the counter: learners pass the number of
+    agents, so that a schedule over decisions runs over *decisions per agent* (all agents'
+    decisions / N) and lasts as many episodes whatever the swarm size.
+    """
 
     start: float
     end: float
     steps: int
+    per: int = 1
 
     def __call__(self, step: int) -> float:
         if self.steps <= 0:
             return self.end
-        frac = min(max(step, 0) / self.steps, 1.0)
+        frac = min(max(step, 0) / self.per / self.steps, 1.0)
         return self.start + frac * (self.end - self.start)

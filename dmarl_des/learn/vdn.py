@@ -38,7 +38,9 @@ class VDNConfig(LearnerConfig):
     polyak: float = Field(1.0, gt=0.0, le=1.0)
     eps_start: float = Field(1.0, ge=0.0, le=1.0)
     eps_end: float = Field(0.05, ge=0.0, le=1.0)
-    eps_decay: Count = Field(10_000, ge=0, description="exploring decisions from start to end")
+    eps_decay: Count = Field(
+        5_000, ge=0, description="exploring decisions per agent (all agents' / N) from start to end"
+    )
     loss: Literal["huber", "mse"] = "mse"
     huber_delta: Real = Field(1.0, gt=0.0)
 

@@ -32,6 +32,15 @@ class Recorder:
         self._schemas[table] = full
         self._columns[table] = {name: [] for name in full}
 
+    def add_columns(self, table: str, schema: Mapping[str, pl.DataType]) -> None:
+        """Add columns to a declared table before its first row (e.g. a learner's own metrics)."""
+        new = {k: v for k, v in schema.items() if k not in self._schemas[table]}
+        if new and self.n_rows(table):
+            raise ConfigError(f"{table} columns", sorted(new), "columns added before the first row")
+        for name, dtype in new.items():
+            self._schemas[table][name] = dtype
+            self._columns[table][name] = []
+
     @property
     def tables(self) -> tuple[str, ...]:
         return tuple(self._schemas)
@@ -73,6 +82,12 @@ class Recorder:
                 values.extend([self.run_id] * n)
             else:
                 values.extend([None] * n)
+
+    def rows(self, table: str, start: int = 0) -> list[dict[str, Any]]:
+        """The rows of ``table`` from row ``start`` on, as dicts (for live views of a run)."""
+        cols = self._columns[table]
+        names = list(cols)
+        return [dict(zip(names, values)) for values in zip(*(cols[n][start:] for n in names))]
 
     def n_rows(self, table: str) -> int:
         return len(self._columns[table]["run_id"])

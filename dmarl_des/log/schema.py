@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
+from typing import Any
 
 import polars as pl
 
+from dmarl_des.errors import ConfigError
 from dmarl_des.log.manifest import FILE_ENTRY
 
-SCHEMA_VERSION = 2
-"""2: ``runs.files`` (the run's file manifest) added; 1: the first tables."""
+SCHEMA_VERSION = 3
+"""3: ``train`` has one typed column per learner metric (no JSON ``metrics``); 2: ``runs.files``
+(the run's file manifest) added; 1: the first tables."""
 
 _Q = {"latency_p50": pl.Float64, "latency_p90": pl.Float64, "latency_p99": pl.Float64}
 
@@ -91,18 +95,38 @@ FAULTS = {
     "detail": pl.Utf8,
 }
 
+TRAIN_METRICS = (
+    "loss",
+    "grad_norm",
+    "q_loss",
+    "q_mean",
+    "epsilon",
+    "policy_loss",
+    "value_loss",
+    "entropy",
+    "approx_kl",
+    "clip_frac",
+)
+"""The built-in learners' update metrics, one Float64 column each (null where a learner has none);
+a learner declares others in ``train_metrics``."""
+
 TRAIN = {
     "run_id": pl.Utf8,
     "update": pl.Int64,
     "episode": pl.Int64,
     "sim_time": pl.Float64,
     "samples": pl.Int64,
-    "loss": pl.Float64,
-    "metrics": pl.Utf8,
-    "entropy": pl.Float64,
-    "grad_norm": pl.Float64,
+    **dict.fromkeys(TRAIN_METRICS, pl.Float64),
     "wall_s": pl.Float64,
 }
+
+CHECKPOINTS = {
+    "run_id": pl.Utf8,
+    "path": pl.Utf8,
+    "digest": pl.Utf8,
+}
+"""One row per checkpoint a study's training run saved: its folder (relative to the study folder)
+and the SHA-256 of its content (``checkpoint_digest``), checked when the study resumes."""
 
 TRANSITIONS = {
     "run_id": pl.Utf8,
@@ -153,9 +177,30 @@ TABLES: MappingProxyType[str, dict[str, pl.DataType]] = MappingProxyType(
         "network": NETWORK,
         "faults": FAULTS,
         "train": TRAIN,
+        "checkpoints": CHECKPOINTS,
         "transitions": TRANSITIONS,
         "messages": MESSAGES,
         "trace": TRACE,
     }
 )
 """The built-in tables. Worlds declare their own (e.g. `consensus`) on the recorder."""
+
+
+def train_row(metrics: Mapping[str, Any], columns: Sequence[str]) -> dict[str, Any]:
+    """The ``train`` columns of one update's metrics: ``samples`` as an integer, every other
+    metric as a float; a metric without a column of the table is a ConfigError naming it."""
+    unknown = sorted(k for k in metrics if k not in columns)
+    if unknown:
+        raise ConfigError(
+            "train metric",
+            unknown,
+            f"columns of the train table ({', '.join(columns)}); a learner declares its own "
+            "metrics in train_metrics",
+        )
+    row: dict[str, Any] = {}
+    for key, value in metrics.items():
+        if key == "samples":
+            row[key] = int(value or 0)
+        else:
+            row[key] = None if value is None else float(value)
+    return row

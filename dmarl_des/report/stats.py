@@ -31,15 +31,54 @@ def t_half_width(std: np.ndarray, n: np.ndarray, level: float = LEVEL) -> np.nda
     return out
 
 
-def mean_ci(
-    frame: pl.DataFrame, by: Sequence[str], value: str, level: float = LEVEL
-) -> pl.DataFrame:
-    """Per group of ``by``: n, mean, sample std and the t-interval of ``value`` (nulls/NaN dropped).
+def wilson_interval(
+    successes: np.ndarray, trials: np.ndarray, level: float = LEVEL
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval ``(low, high)`` of a proportion ``k / n``; always inside [0, 1].
 
-    Columns: ``*by, n, mean, std, half_width, ci_low, ci_high``, sorted by ``by``.
+    With ``z = Φ⁻¹((1 + level) / 2)`` and ``p = k / n``: centre ``(p + z²/2n) / (1 + z²/n)``,
+    half-width ``z / (1 + z²/n) · √(p(1 − p)/n + z²/4n²)``. NaN where ``n = 0``.
+    """
+    k = np.asarray(successes, dtype=np.float64)
+    n = np.asarray(trials, dtype=np.float64)
+    low = np.full(np.broadcast(k, n).shape, np.nan)
+    high = low.copy()
+    ok = n > 0
+    if np.any(ok):
+        z = stats.norm.ppf(0.5 + level / 2.0)
+        kk, nn = np.broadcast_to(k, low.shape)[ok], np.broadcast_to(n, low.shape)[ok]
+        p = np.clip(kk / nn, 0.0, 1.0)
+        denom = 1.0 + z * z / nn
+        centre = (p + z * z / (2.0 * nn)) / denom
+        half = z / denom * np.sqrt(p * (1.0 - p) / nn + z * z / (4.0 * nn * nn))
+        low[ok] = np.clip(centre - half, 0.0, 1.0)
+        high[ok] = np.clip(centre + half, 0.0, 1.0)
+    return low, high
+
+
+def mean_ci(
+    frame: pl.DataFrame,
+    by: Sequence[str],
+    value: str,
+    level: float = LEVEL,
+    *,
+    rate: bool = False,
+    weight: str | None = None,
+) -> pl.DataFrame:
+    """Per group of ``by``: n, mean, sample std and the interval of ``value`` (nulls/NaN dropped).
+
+    Columns: ``*by, n, mean, std, half_width, ci_low, ci_high``, sorted by ``by``; ``n`` counts
+    rows (runs). By default the interval is the t-interval ``mean ± half_width``. With
+    ``rate=True`` the values are shares of episodes: the mean is the pooled share
+    ``Σ v·w / Σ w`` (``w`` the column ``weight``, the episodes behind each value, 1 when None) and
+    the interval is Wilson's over ``Σ w`` trials, inside [0, 1]; ``half_width`` is then half its
+    width (the interval is not symmetric about the mean).
     """
     keys = list(by) or [_ALL]
     data = frame.with_columns(pl.col(value).cast(pl.Float64).alias("_v"))
+    data = data.with_columns(
+        (pl.col(weight).cast(pl.Float64) if weight else pl.lit(1.0, pl.Float64)).alias("_w")
+    )
     if not by:
         data = data.with_columns(pl.lit(0).alias(_ALL))
     data = data.filter(pl.col("_v").is_not_null() & pl.col("_v").is_not_nan())
@@ -49,23 +88,49 @@ def mean_ci(
             pl.len().cast(pl.Int64).alias("n"),
             pl.col("_v").mean().alias("mean"),
             pl.col("_v").std(ddof=1).alias("std"),
+            (pl.col("_v") * pl.col("_w")).sum().alias("_k"),
+            pl.col("_w").sum().alias("_trials"),
         )
         .sort(keys)
     )
-    half = t_half_width(grouped["std"].fill_null(np.nan).to_numpy(), grouped["n"].to_numpy(), level)
-    grouped = grouped.with_columns(pl.Series("half_width", half, dtype=pl.Float64))
-    grouped = grouped.with_columns(
-        (pl.col("mean") - pl.col("half_width")).alias("ci_low"),
-        (pl.col("mean") + pl.col("half_width")).alias("ci_high"),
-    )
+    if rate:
+        trials = grouped["_trials"].to_numpy()
+        successes = grouped["_k"].to_numpy()
+        low, high = wilson_interval(successes, trials, level)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pooled = np.where(trials > 0, successes / np.where(trials > 0, trials, 1.0), np.nan)
+        grouped = grouped.with_columns(
+            pl.Series("mean", pooled, dtype=pl.Float64),
+            pl.Series("half_width", (high - low) / 2.0, dtype=pl.Float64),
+            pl.Series("ci_low", low, dtype=pl.Float64),
+            pl.Series("ci_high", high, dtype=pl.Float64),
+        )
+    else:
+        half = t_half_width(
+            grouped["std"].fill_null(np.nan).to_numpy(), grouped["n"].to_numpy(), level
+        )
+        grouped = grouped.with_columns(pl.Series("half_width", half, dtype=pl.Float64))
+        grouped = grouped.with_columns(
+            (pl.col("mean") - pl.col("half_width")).alias("ci_low"),
+            (pl.col("mean") + pl.col("half_width")).alias("ci_high"),
+        )
+    grouped = grouped.drop("_k", "_trials")
     return grouped.drop(_ALL) if not by else grouped
 
 
 def curve(
-    frame: pl.DataFrame, key: str, metric: str, by: Sequence[str] = (), level: float = LEVEL
+    frame: pl.DataFrame,
+    key: str,
+    metric: str,
+    by: Sequence[str] = (),
+    level: float = LEVEL,
+    *,
+    rate: bool = False,
+    weight: str | None = None,
 ) -> pl.DataFrame:
-    """The metric's mean and t-interval over seeds at each level of ``key`` (one row per run in)."""
-    return mean_ci(frame, [*by, key], metric, level)
+    """The metric's mean and interval over seeds at each level of ``key`` (one row per run in):
+    a t-interval, or for a rate the pooled share with its Wilson interval (see ``mean_ci``)."""
+    return mean_ci(frame, [*by, key], metric, level, rate=rate, weight=weight)
 
 
 def paired_changes(
@@ -122,13 +187,20 @@ def paired_changes(
     return absolute.join(relative, on=[*keys, key], how="left").sort([*keys, key])
 
 
-def relative_level(means: np.ndarray, base: np.ndarray | float) -> np.ndarray:
-    """``1 + (m̄(x) − m̄(x0)) / |m̄(x0)|`` (= ``m̄(x)/m̄(x0)`` for a positive base); NaN if base is 0."""
+def relative_level(
+    means: np.ndarray, base: np.ndarray | float, higher_is_better: bool = True
+) -> np.ndarray:
+    """``1 + (m̄(x) − m̄(x0)) / |m̄(x0)|`` (= ``m̄(x)/m̄(x0)`` for a positive base); NaN if base is 0.
+
+    For a lower-is-better metric the sign of the change is turned:
+    ``1 − (m̄(x) − m̄(x0)) / |m̄(x0)|``, so that below 1 still means worse than at ``x0``.
+    """
     means = np.asarray(means, dtype=np.float64)
     base = np.broadcast_to(np.asarray(base, dtype=np.float64), means.shape)
     defined = (base != 0) & np.isfinite(base)
     safe = np.where(defined, np.abs(base), 1.0)
-    return np.where(defined, 1.0 + (means - base) / safe, np.nan)
+    sign = 1.0 if higher_is_better else -1.0
+    return np.where(defined, 1.0 + sign * (means - base) / safe, np.nan)
 
 
 def degradation_score(levels: np.ndarray, relative: np.ndarray) -> float:

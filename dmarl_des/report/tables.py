@@ -9,12 +9,15 @@ are intact (see ``dmarl_des.report.integrity``) are analysed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from dmarl_des.errors import ConfigError
+from dmarl_des.report.degradation import EPISODE_COUNT
 from dmarl_des.report.integrity import (
     HIDDEN_PREFIX,
     files_of_runs,
@@ -103,20 +106,26 @@ def run_metrics(
     metrics: Sequence[str],
     keys: Sequence[str],
 ) -> pl.DataFrame:
-    """One row per completed run: ``run_id, seed, *keys`` and each metric's mean over the run.
+    """One row per completed run: ``run_id, seed, *keys``, each metric's mean over the run and,
+    when an ``episodes`` table is given, ``n_episodes`` (how many episodes the means are over).
 
-    Rows of a table with an ``episode`` column count only the run's evaluation episodes when it
-    has any (``episodes.phase == "eval"``), else all its episodes. Runs whose status is not ok
-    are left out.
+    Rows of a table with an ``episode`` column count only the run's final evaluation episodes
+    when it has any (``episodes.phase == "eval"`` after its last training episode; evaluations
+    during training are learning-curve points), else all its episodes. Runs whose status is not
+    ok are left out.
     """
     out = runs.filter(pl.col("status") == "ok").select("run_id", "seed", *keys)
     episodes = tables.get("episodes")
     chosen = None
     if episodes is not None and {"phase", "episode"} <= set(episodes.columns):
         is_eval = pl.col("phase") == "eval"
-        chosen = episodes.filter(is_eval | ~is_eval.any().over("run_id")).select(
-            "run_id", "episode"
-        )
+        last_train = pl.when(~is_eval).then(pl.col("episode")).max().over("run_id")
+        final = is_eval & (last_train.is_null() | (pl.col("episode") > last_train))
+        chosen = episodes.filter(
+            final | (is_eval & ~final.any().over("run_id")) | ~is_eval.any().over("run_id")
+        ).select("run_id", "episode")
+        counts = chosen.group_by("run_id").agg(pl.len().cast(pl.Int64).alias(EPISODE_COUNT))
+        out = out.join(counts, on="run_id", how="left")
     for metric in metrics:
         table, column = split_metric(metric)
         frame = tables.get(table)
@@ -132,18 +141,32 @@ def run_metrics(
 def load_run_metrics(
     out: str | Path, metrics: Sequence[str]
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, pl.DataType]]:
-    """Read a study folder: (runs table, per-run metrics, partition schema); damaged runs left out."""
-    runs, per_run, schema, _ = read_study_metrics(out, metrics)
-    return runs, per_run, schema
+    """Read a study folder: (runs table, per-run metrics, partition schema); damaged runs left out.
+
+    Levels of named (text) swept keys are the values the study was given (e.g. a checkpoint path
+    ``models/x``), not their folder names (``models_x``).
+    """
+    data = read_study_metrics(out, metrics)
+    return data.runs, data.per_run, data.schema
 
 
-def read_study_metrics(
-    out: str | Path, metrics: Sequence[str]
-) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, pl.DataType], list[str]]:
-    """Read a study folder: (runs table, per-run metrics, partition schema, skipped).
+@dataclass
+class StudyTables:
+    """What ``read_study_metrics`` read: the trusted runs, one row of metrics per completed run,
+    the swept keys with their dtypes, the runs left out (one line each, naming the file) and the
+    metrics whose column is boolean (averaged as rates)."""
 
-    ``skipped`` has one line per run left out because a file of it is damaged, naming the file;
-    such runs are in neither the runs table nor the metrics.
+    runs: pl.DataFrame
+    per_run: pl.DataFrame
+    schema: dict[str, pl.DataType]
+    skipped: list[str] = field(default_factory=list)
+    booleans: set[str] = field(default_factory=set)
+
+
+def read_study_metrics(out: str | Path, metrics: Sequence[str]) -> StudyTables:
+    """Read a study folder: its trusted runs and their per-run metrics (see ``StudyTables``).
+
+    Runs left out because a file of them is damaged are in neither the runs table nor the metrics.
     """
     schema = partition_schema(out)
     keys = list(schema)
@@ -156,10 +179,11 @@ def read_study_metrics(
     if not ok:  # nothing completed: no table needs reading
         empty = runs.head(0).select("run_id", "seed", *keys)
         per_run = empty.with_columns(pl.lit(None, pl.Float64).alias(m) for m in metrics)
-        return runs, per_run, schema, skipped
+        return StudyTables(runs, per_run, schema, skipped)
     if "episodes" not in needed and (Path(out) / "episodes").is_dir():
         needed["episodes"] = set()  # to choose each run's evaluation episodes
     tables: dict[str, pl.DataFrame] = {}
+    booleans: set[str] = set()
     unreadable: set[str] = set()
     for table, columns in needed.items():
         if not (Path(out) / table).is_dir():
@@ -177,10 +201,62 @@ def read_study_metrics(
             raise ConfigError(
                 "metric", f"{table}.{missing[0]}", f"a column of {table}: {', '.join(names)}"
             )
+        booleans |= {f"{table}.{c}" for c in columns if frame.schema[c] == pl.Boolean}
         extra = [c for c in ("episode", "phase") if c in names]
         tables[table] = frame.select(["run_id", *extra, *sorted(columns - set(extra))])
     if unreadable:
         drop = sorted(unreadable)
         runs = runs.filter(~pl.col("run_id").is_in(drop))
         tables = {t: f.filter(~pl.col("run_id").is_in(drop)) for t, f in tables.items()}
-    return runs, run_metrics(runs, tables, metrics, keys), schema, skipped
+    per_run = given_levels(run_metrics(runs, tables, metrics, keys), runs, schema)
+    return StudyTables(runs, per_run, schema, skipped, booleans)
+
+
+def given_levels(
+    frame: pl.DataFrame, runs: pl.DataFrame, schema: Mapping[str, pl.DataType]
+) -> pl.DataFrame:
+    """``frame`` with each named (text) swept key's level replaced by the value the run was
+    given, as recorded in ``runs.params`` (folder names replace characters such as ``/``)."""
+    names = [k for k, dtype in schema.items() if dtype == pl.Utf8 and k in frame.columns]
+    if not names or "params" not in runs.columns or not frame.height:
+        return frame
+    given: dict[str, dict[str, str]] = {k: {} for k in names}
+    for run_id, text in runs.select("run_id", "params").iter_rows():
+        try:
+            params = json.loads(text) if text else {}
+        except ValueError:
+            continue
+        for key in names:
+            if isinstance(params, dict) and params.get(key) is not None:
+                given[key][run_id] = str(params[key])
+    return frame.with_columns(
+        pl.col("run_id").replace_strict(given[k], default=pl.col(k), return_dtype=pl.Utf8).alias(k)
+        for k in names
+        if given[k]
+    )
+
+
+def read_table(
+    out: str | Path, table: str, columns: Sequence[str] | None = None
+) -> tuple[pl.DataFrame, list[str]]:
+    """The rows of ``table`` of every completed, intact run, and one line per run left out.
+
+    The swept keys are typed columns (named levels as the study was given them); ``columns``
+    keeps only those columns (with ``run_id`` and the swept keys). A run whose ``runs`` file or
+    manifest shows damage, or one of whose files of ``table`` does not read, is left out, never
+    read half (the reader a notebook should use instead of a raw ``scan_parquet`` glob).
+    """
+    schema = partition_schema(out)
+    runs, skipped = read_runs(out, schema)
+    if not (Path(out) / table).is_dir():
+        scan_table(out, table, schema)  # the ConfigError naming the tables there
+    ok = set(runs.filter(pl.col("status") == "ok")["run_id"].to_list())
+    wanted = None if columns is None else list(dict.fromkeys(["run_id", *columns, *schema]))
+    frame, bad = read_files(out, files_of_runs(table_files(out, table), ok), schema, wanted)
+    skipped += list(bad.values())
+    if frame is None:
+        return pl.DataFrame(schema={"run_id": pl.Utf8, **schema}), skipped
+    drop = sorted(run_of_file(p) for p in bad)
+    if drop:
+        frame = frame.filter(~pl.col("run_id").is_in(drop))
+    return given_levels(frame, runs, schema), skipped

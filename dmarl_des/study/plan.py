@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from dmarl_des.errors import ConfigError
-from dmarl_des.scenario import Scenario, load_scenario
+from dmarl_des.scenario import Scenario
+from dmarl_des.study.scenarios import is_learner_key, load_run_scenario
+
+TRAINED = "trained"
+"""A value of ``policy`` (swept or fixed) standing for the policies a study trains itself."""
+
+PLACEHOLDER = "random"
+"""The policy trained runs are validated with before their checkpoints exist."""
 
 
 @dataclass(frozen=True)
@@ -35,12 +42,52 @@ class RunSpec:
 
     def load(self) -> Scenario:
         """The validated scenario of this run."""
-        return load_scenario(self.scenario_path, self.scenario_overrides())
+        return load_run_scenario(self.scenario_path, self.scenario_overrides())
 
     def label(self) -> str:
         """``key=value, ..., seed=s`` for messages."""
         parts = [f"{k}={v}" for k, v in self.partition.items()] + [f"seed={self.seed}"]
         return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Training:
+    """Train once per (training condition, seed), then evaluate each checkpoint across the grid.
+
+    ``grid`` holds the training conditions (dotted keys × values, e.g. ``{"net.loss.p": [0,
+    0.2]}``; empty: one condition); ``overrides`` apply to training runs only (``learner.name``,
+    ``learner.*``, ``episodes``, …). Training runs also get the study's base overrides; the
+    ``learner.*`` ones among those go to training only.
+    """
+
+    grid: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    def conditions(self) -> list[dict[str, Any]]:
+        """Every training condition as a dict of key → value (one empty dict without a grid)."""
+        keys = list(self.grid)
+        return [dict(zip(keys, values)) for values in itertools.product(*self.grid.values())]
+
+    def label(self, condition: Mapping[str, Any]) -> str:
+        """The policy name of a condition: ``trained`` or ``trained net.loss.p=0.2``."""
+        if not condition:
+            return TRAINED
+        return f"{TRAINED} " + ", ".join(f"{k}={v}" for k, v in condition.items())
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "grid": {k: [_jsonable(v) for v in vs] for k, vs in self.grid.items()},
+            "overrides": {k: _jsonable(v) for k, v in self.overrides.items()},
+        }
+
+
+@dataclass(frozen=True)
+class TrainSpec(RunSpec):
+    """A training run of a study: its checkpoint goes to ``checkpoints/<run_id>/`` in the study
+    folder; ``condition`` indexes ``Training.conditions()`` and ``label`` names its policy."""
+
+    condition: int = 0
+    label: str = TRAINED
 
 
 class Study:
@@ -50,6 +97,12 @@ class Study:
     the Cartesian product of the values (last key varying fastest) times the seeds. ``seeds`` is a
     count ``S`` (seeds ``0..S-1``) or explicit seed values. ``base_overrides`` apply to every run
     (``{"policy": "models/x"}``). A run's id is the hash of its complete validated scenario.
+
+    ``policy`` is a key like any other: ``grid={"policy": ["scripted", "models/x"]}`` compares
+    policies at every grid point. With ``training`` the study trains its own policies once per
+    (training condition, seed) and the value ``trained`` of ``policy`` stands for them (by default
+    ``policy`` is swept over ``["trained"]``); each becomes one policy per condition, named by
+    ``Training.label``.
     """
 
     def __init__(
@@ -59,6 +112,7 @@ class Study:
         seeds: int | Sequence[int] = 1,
         base_overrides: Mapping[str, Any] | None = None,
         name: str | None = None,
+        training: Training | None = None,
     ) -> None:
         path = Path(scenario_path)
         if not path.is_file() or path.suffix != ".py":
@@ -79,7 +133,11 @@ class Study:
         self.name = name if name is not None else path.stem
         if not self.name or any(c in self.name for c in "/\\") or self.name in (".", ".."):
             raise ConfigError("study name", self.name, "a non-empty name without path separators")
+        self.training = _checked_training(training, self.grid, self.base_overrides)
+        if self.training is not None and "policy" not in self.grid:
+            self.grid = {"policy": (TRAINED,), **self.grid}
         self._runs: list[RunSpec] | None = None
+        self._facts: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ derived
     @property
@@ -91,40 +149,133 @@ class Study:
         """Every grid point as a dict of swept key → value (one empty dict when nothing is swept)."""
         return [dict(zip(self.keys, values)) for values in itertools.product(*self.grid.values())]
 
-    def runs(self) -> list[RunSpec]:
-        """Every run of the study, each scenario validated now (bad values fail before any run)."""
+    def runs(
+        self, checkpoints: Mapping[tuple[int, int], str | Path] | None = None
+    ) -> list[RunSpec]:
+        """Every run of the study, each scenario validated now (bad values fail before any run).
+
+        A study with ``training`` evaluates checkpoints that exist only once trained:
+        ``checkpoints`` maps (condition index, seed) to each trained policy's folder (pairs
+        missing from it get no runs); ``run_study`` trains them first. ``check()`` validates
+        such a study's runs before that.
+        """
+        if self.training is not None:
+            if checkpoints is None:
+                raise ConfigError(
+                    "checkpoints",
+                    None,
+                    "the folders of the trained policies (run_study trains them first; "
+                    "Study.check() validates the runs before)",
+                )
+            return self._plan(checkpoints)
         if self._runs is None:
-            self._runs = self._plan()
+            self._runs = self._plan(None)
         return list(self._runs)
 
-    def _plan(self) -> list[RunSpec]:
-        specs: list[RunSpec] = []
-        seen: dict[str, RunSpec] = {}
-        checkpoints: dict[str, str] = {}  # content digests, each checkpoint read once
-        for point in self.points():
-            overrides = {**self.base_overrides, **point}
+    def check(self) -> tuple[int, int]:
+        """Validate every training and evaluation run (trained policies stand in as ``random``);
+        returns (training runs, evaluation runs)."""
+        if self.training is None:
+            return 0, len(self.runs())
+        trains = self.training_runs()
+        return len(trains), len(self._plan(None))
+
+    def training_runs(self) -> list[TrainSpec]:
+        """The training runs: one per (training condition, seed), each scenario validated now."""
+        training = self.training
+        if training is None:
+            return []
+        base = {k: v for k, v in self.base_overrides.items() if k != "policy"}
+        specs = []
+        for index, condition in enumerate(training.conditions()):
+            overrides = {**base, **condition, **training.overrides, "policy": "learner"}
             for seed in self.seeds:
-                scenario = load_scenario(self.scenario_path, {**overrides, "seed": seed})
+                scenario = load_run_scenario(self.scenario_path, {**overrides, "seed": seed})
                 values = scenario.model_dump(mode="python")
                 params = {key: _value_at(values, key) for key in overrides}
-                partition = {key: params[key] for key in self.keys}
-                spec = RunSpec(
-                    str(self.scenario_path),
-                    overrides,
-                    seed,
-                    _run_id(scenario, checkpoints),
-                    params,
-                    partition,
-                )
-                if spec.run_id in seen:
-                    raise ConfigError(
-                        "grid",
-                        f"{seen[spec.run_id].label()} and {spec.label()}",
-                        "values that give different scenarios (these two are the same run)",
+                partition = {key: params[key] for key in training.grid}
+                run_id = _run_id(scenario, {})
+                specs.append(
+                    TrainSpec(
+                        str(self.scenario_path),
+                        overrides,
+                        seed,
+                        run_id,
+                        params,
+                        partition,
+                        condition=index,
+                        label=training.label(condition),
                     )
-                seen[spec.run_id] = spec
-                specs.append(spec)
+                )
         return specs
+
+    def levels(self) -> dict[str, list[Any]]:
+        """The levels of each swept key as runs name them (``trained`` expanded per condition)."""
+        out = {k: [_jsonable(v) for v in vs] for k, vs in self.grid.items()}
+        if self.training is not None and "policy" in out:
+            labels = [self.training.label(c) for c in self.training.conditions()]
+            expanded: list[Any] = []
+            for value in out["policy"]:
+                expanded += labels if value == TRAINED else [value]
+            out["policy"] = expanded
+        return out
+
+    def _plan(self, checkpoints: Mapping[tuple[int, int], str | Path] | None) -> list[RunSpec]:
+        """The runs; in a training study without ``checkpoints`` they are validated with the
+        placeholder policy and carry no run id."""
+        specs: list[RunSpec] = []
+        seen: dict[str, RunSpec] = {}
+        digests: dict[str, str] = {}  # checkpoint content digests, each checkpoint read once
+        scenarios: list[Scenario] = []
+        training = self.training
+        base = dict(self.base_overrides)
+        if training is not None:  # the learner's settings are the training runs'
+            base = {k: v for k, v in base.items() if not is_learner_key(k)}
+        conditions = training.conditions() if training is not None else []
+        for point in self.points():
+            overrides = {**base, **point}
+            for seed in self.seeds:
+                for policy, label, condition in self._policies(overrides, conditions):
+                    if condition is not None and checkpoints is not None:
+                        if (condition, seed) not in checkpoints:
+                            continue  # its training failed: nothing to evaluate
+                        policy = str(checkpoints[(condition, seed)])
+                    run = dict(overrides) if policy is None else {**overrides, "policy": policy}
+                    scenario = load_run_scenario(self.scenario_path, {**run, "seed": seed})
+                    scenarios.append(scenario)
+                    values = scenario.model_dump(mode="python")
+                    params = {key: _value_at(values, key) for key in run}
+                    if label is not None:
+                        params["policy"] = label
+                    partition = {key: params[key] for key in self.keys}
+                    placeholder = condition is not None and checkpoints is None
+                    run_id = "" if placeholder else _run_id(scenario, digests)
+                    spec = RunSpec(str(self.scenario_path), run, seed, run_id, params, partition)
+                    if run_id and run_id in seen:
+                        raise ConfigError(
+                            "grid",
+                            f"{seen[run_id].label()} and {spec.label()}",
+                            "values that give different scenarios (these two are the same run)",
+                        )
+                    seen[run_id] = spec
+                    specs.append(spec)
+        if scenarios and not self._facts:
+            from dmarl_des.study.facts import study_facts
+
+            labels = self.levels().get("policy") or [scenarios[0].policy]
+            self._facts = study_facts(scenarios, labels, self.keys, str(self.scenario_path))
+            if training is not None:
+                trains = [t.load() for t in self.training_runs()[:1]]
+                self._facts["learner"] = _training_words(training, trains, len(self.seeds))
+        return specs
+
+    def _policies(
+        self, overrides: Mapping[str, Any], conditions: list[dict[str, Any]]
+    ) -> list[tuple[str | None, str | None, int | None]]:
+        """(policy override, label, training condition) of each run at one grid point."""
+        if self.training is None or overrides.get("policy") != TRAINED:
+            return [(None, None, None)]
+        return [(PLACEHOLDER, self.training.label(c), i) for i, c in enumerate(conditions)]
 
     def replace(
         self,
@@ -133,6 +284,7 @@ class Study:
         seeds: int | Sequence[int] | None = None,
         base_overrides: Mapping[str, Any] | None = None,
         name: str | None = None,
+        training: Training | None = None,
     ) -> Study:
         """A copy with some parts replaced (``None`` keeps a part)."""
         return Study(
@@ -141,6 +293,7 @@ class Study:
             seeds=self.seeds if seeds is None else seeds,
             base_overrides=self.base_overrides if base_overrides is None else base_overrides,
             name=self.name if name is None else name,
+            training=self.training if training is None else training,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -151,6 +304,9 @@ class Study:
             "grid": {k: [_jsonable(v) for v in vs] for k, vs in self.grid.items()},
             "seeds": list(self.seeds),
             "base_overrides": {k: _jsonable(v) for k, v in self.base_overrides.items()},
+            "training": None if self.training is None else self.training.describe(),
+            "levels": self.levels(),
+            "facts": self._facts,
         }
 
     def __repr__(self) -> str:
@@ -166,6 +322,45 @@ def _run_id(scenario: Scenario, checkpoints: dict[str, str]) -> str:
     from dmarl_des.study.run import run_id_for
 
     return run_id_for(scenario, checkpoints)
+
+
+def _checked_training(
+    training: Training | None, grid: Mapping[str, Sequence[Any]], base: Mapping[str, Any]
+) -> Training | None:
+    if training is None:
+        return None
+    if not isinstance(training, Training):
+        raise ConfigError("training", training, "a Training(grid=..., overrides=...)")
+    conditions = _checked_grid(training.grid)
+    overrides = dict(training.overrides)
+    for key in ("policy", "seed"):
+        if key in conditions or key in overrides:
+            raise ConfigError("training", key, "keys other than policy and seed")
+    both = sorted(set(conditions) & set(base))
+    if both:
+        raise ConfigError("training grid", both, "keys that base overrides (--set) do not fix")
+    if "policy" in base:
+        raise ConfigError(
+            "policy",
+            base["policy"],
+            "no fixed policy in a study that trains: sweep policy (e.g. scripted,trained)",
+        )
+    if "policy" in grid and TRAINED not in grid["policy"]:
+        raise ConfigError("grid policy", list(grid["policy"]), f"values including {TRAINED!r}")
+    return Training(conditions, overrides)
+
+
+def _training_words(training: Training, scenarios: list[Scenario], seeds: int) -> str:
+    """The learner line of a training study's facts."""
+    from dmarl_des.study.facts import learner_words
+
+    words = learner_words(scenarios) or "a learner"
+    words = words.replace("trained in the run", "trained once per condition and seed")
+    conditions = ", ".join(training.label(c) for c in training.conditions())
+    return (
+        f"{words}; {len(training.conditions())} condition(s) ({conditions}) × {seeds} seeds, "
+        "each checkpoint evaluated at every grid point with the same seed"
+    )
 
 
 def _checked_grid(grid: Mapping[str, Sequence[Any]]) -> dict[str, tuple[Any, ...]]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from dmarl_des.errors import ConfigError
 from dmarl_des.learn.protocol import Policy
@@ -55,3 +57,43 @@ def build_policy(scenario: Scenario, world: World, device: str | None = None) ->
     dims = (world.obs_dim, world.n_actions, len(world.sim_agents))
     learner, _ = load_checkpoint(Path(kind), device=device or "cpu", dims=dims)
     return learner
+
+
+IGNORED_DIFFERENCES = ("policy", "learner", "episodes", "eval_episodes", "seed")
+"""Scenario keys that say how a run is performed, not what world a policy acts in."""
+
+
+def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(node, Mapping):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            out.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: node}
+
+
+def training_differences(card: Mapping[str, Any], scenario: Scenario) -> list[str]:
+    """How ``scenario`` differs from the one the checkpoint's card says it was trained in: one
+    ``key: trained → here`` line per dotted key (the policy, learner, episode counts and seed
+    left out). Cards without the complete training scenario are compared on what they record
+    (world parameters, gamma, overrides)."""
+    here = _flat(scenario.canonical())
+    trained_scenario = card.get("training_scenario")
+    keys = set(here)
+    if isinstance(trained_scenario, Mapping):
+        trained = _flat(trained_scenario)
+        keys |= set(trained)
+    else:
+        trained = _flat({"world": card.get("world", {}), "gamma": card.get("gamma")})
+        for key, value in (card.get("overrides") or {}).items():
+            trained.setdefault(key, value)
+        trained = {k: v for k, v in trained.items() if k in here and v is not None}
+        keys = set(trained)
+    lines = []
+    for key in sorted(keys):
+        if key.split(".")[0] in IGNORED_DIFFERENCES:
+            continue
+        before, now = trained.get(key, "(absent)"), here.get(key, "(absent)")
+        if before != now:
+            lines.append(f"{key}: {before} → {now}")
+    return lines

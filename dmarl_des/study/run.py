@@ -44,8 +44,9 @@ def run_id_for(scenario: Scenario, checkpoints: dict[str, str] | None = None) ->
     """A stable id: the scenario name and a hash of everything the run's results depend on.
 
     That is the complete, validated scenario, and — when ``policy`` is a checkpoint folder — the
-    checkpoint's content (weights and card), so replacing the weights at the same path gives
-    new run ids (a study then does those runs again instead of reusing the old results).
+    checkpoint's content (weights and card) instead of its path: replacing the weights at the
+    same path gives new run ids (a study then does those runs again instead of reusing the old
+    results), while the same checkpoint read from another path (a moved study folder) keeps them.
     ``checkpoints`` (folder → content digest), when given, is used and filled as a memo, so that
     planning many runs of one checkpoint reads its files once.
     """
@@ -56,7 +57,10 @@ def run_id_for(scenario: Scenario, checkpoints: dict[str, str] | None = None) ->
         memo = {} if checkpoints is None else checkpoints
         if scenario.policy not in memo:
             memo[scenario.policy] = checkpoint_digest(scenario.policy)
-        both = f"{digest}:{memo[scenario.policy]}"
+        canonical = scenario.canonical()
+        canonical["policy"] = "checkpoint"
+        text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+        both = f"{text}:{memo[scenario.policy]}"
         digest = hashlib.sha256(both.encode()).hexdigest()[:16]
     return check_file_name("run id", f"{scenario.name}-{digest}")
 
@@ -85,11 +89,17 @@ def run_scenario(
     keep_world: bool = False,
     catch: bool = False,
     progress: Any = None,
+    schedule: Any = None,
+    on_evaluation: Any = None,
+    on_start: Any = None,
 ) -> RunResult:
     """Simulate ``scenario`` and (when ``out`` is given) write its tables under ``out``.
 
     With ``catch=True`` an exception inside the run is recorded (``runs.status = "error"`` with the
-    traceback) instead of raised, so a study can go on.
+    traceback) instead of raised, so a study can go on. A ``schedule``
+    (``dmarl_des.study.schedule.TrainingSchedule``) drives a learning run with evaluation rounds
+    and a wall-clock budget; ``on_evaluation`` is called with each round. ``on_start`` is called
+    with the world once it is built and its policy set (e.g. to watch its recorder).
     """
     run_id = check_file_name("run id", run_id or run_id_for(scenario))
     if out is not None:
@@ -101,9 +111,16 @@ def run_scenario(
     try:
         world = world_class(scenario.world)(scenario, run_id=run_id, max_batch=max_batch)
         world.policy = build_policy(scenario, world, device=device)
-        if progress is not None:
-            world.on_episode_end = progress
-        world.run()
+        if on_start is not None:
+            on_start(world)
+        if schedule is not None and scenario.policy == "learner":
+            from dmarl_des.study.schedule import run_schedule
+
+            run_schedule(world, schedule, progress, on_evaluation)
+        else:
+            if progress is not None:
+                world.on_episode_end = progress
+            world.run()
     except Exception:
         if not catch:
             raise

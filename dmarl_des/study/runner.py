@@ -14,7 +14,8 @@ import os
 import tempfile
 import time
 import traceback
-from contextlib import closing
+from collections.abc import Callable
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -31,7 +32,7 @@ from dmarl_des.study.executors import (
     check_executor,
     make_executor,
 )
-from dmarl_des.study.plan import RunSpec, Study
+from dmarl_des.study.plan import RunSpec, Study, TrainSpec
 from dmarl_des.study.resume import (
     FAILED,
     NOT_DONE,
@@ -72,6 +73,9 @@ class StudyResult:
 
     ``damaged`` maps the runs found complete but damaged (a file missing, truncated or altered)
     to what was wrong; they are done again (and counted in ``done`` or ``failed``).
+    A study that trains also lists its training runs: ``trained`` (done by this call) and
+    ``reused`` (complete, with their checkpoint intact, from an earlier call); a failed training
+    run is in ``failed`` and its policy has no evaluation runs.
     """
 
     name: str
@@ -83,6 +87,9 @@ class StudyResult:
     damaged: dict[str, str] = field(default_factory=dict)
     wall_s: float = 0.0
     run_wall_s: float = 0.0
+    trained: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    trains: bool = False
 
     @property
     def ok(self) -> bool:
@@ -90,10 +97,14 @@ class StudyResult:
         return not self.failed
 
     def summary(self) -> pl.DataFrame:
-        """One row: runs planned, ok, failed, skipped, the wall time and the runs' summed wall time."""
+        """One row: runs planned, ok, failed, skipped, the wall time and the runs' summed wall time
+        (and, for a study that trains, the policies trained now and reused)."""
+        row: dict[str, list[Any]] = {"study": [self.name]}
+        if self.trains:
+            row |= {"trained": [len(self.trained)], "reused": [len(self.reused)]}
         return pl.DataFrame(
             {
-                "study": [self.name],
+                **row,
                 "runs": [len(self.run_ids)],
                 "ok": [len(self.done)],
                 "failed": [len(self.failed)],
@@ -145,6 +156,7 @@ def run_study(
     address: str | None = None,
     progress: bool = True,
     connect_timeout: float = CONNECT_TIMEOUT,
+    command: str | None = None,
 ) -> StudyResult:
     """Perform every run of ``study`` not already complete and intact under ``out``; the tally.
 
@@ -153,7 +165,12 @@ def run_study(
     within ``connect_timeout`` seconds). ``workers`` defaults to the number of CPUs, never more
     than the runs left. An ``Executor`` object may be given instead, to reuse its workers across
     studies; it is then left open. Ctrl-C raises :class:`StudyInterrupted` (a KeyboardInterrupt)
-    carrying the runs complete so far.
+    carrying the runs complete so far. ``command`` is recorded in ``study.json`` (the report
+    quotes it).
+
+    A study with ``training`` first trains the training runs that are not complete (a complete
+    one has intact tables and a checkpoint with the recorded content digest), then evaluates the
+    checkpoints across the grid.
     """
     t0 = time.perf_counter()
     if workers is None:
@@ -161,30 +178,38 @@ def run_study(
     if isinstance(executor, str):
         check_executor(executor, workers, address, connect_timeout)
     root = check_output_folder(out)
-    specs = study.runs()  # every scenario validated before anything is written
+    trains = study.training_runs()
+    specs: list[RunSpec] | None = None
+    if trains:
+        study.check()  # every evaluation scenario validated before anything is trained
+    else:
+        specs = study.runs()  # every scenario validated before anything is written
     root.mkdir(parents=True, exist_ok=True)
-    _write_description(root, study)
+    _write_description(root, study, command)
     clean_stale_temp_files(root)
-    result = StudyResult(study.name, root, [s.run_id for s in specs])
-    pending = []
-    for spec in specs:
-        why = run_damage(root, spec)
-        if why is None:
-            result.skipped.append(spec.run_id)
-            continue
-        if why not in (NOT_DONE, FAILED):
-            result.damaged[spec.run_id] = why
-        pending.append(spec)
-    for spec in pending:
-        forget_run(root, spec)
-    n_workers = max(1, min(workers, len(pending)))
+    result = StudyResult(study.name, root, [], trains=bool(trains))
+    pending: list[RunSpec] = []
     try:
-        if pending:
-            if isinstance(executor, str):
-                with closing(make_executor(executor, n_workers, address, connect_timeout)) as owned:
-                    _perform(study, root, pending, owned, result, progress)
-            else:
-                _perform(study, root, pending, executor, result, progress)
+        with ExitStack() as stack:
+            pool: list[Executor] = []
+
+            def executor_for(n_runs: int) -> Executor:
+                if not isinstance(executor, str):
+                    return executor
+                if not pool:
+                    n = max(1, min(workers, n_runs))
+                    made = make_executor(executor, n, address, connect_timeout)
+                    pool.append(stack.enter_context(closing(made)))
+                return pool[0]
+
+            if trains:
+                specs = _train(study, root, trains, result, executor_for, progress)
+            assert specs is not None
+            result.run_ids = [s.run_id for s in specs]
+            pending = _pending(root, specs, result)
+            if pending:
+                fn = partial(execute_run, out=str(root.resolve()), study=study.name)
+                _perform(study, root, pending, executor_for(len(pending)), result, progress, fn)
             clean_stale_temp_files(root)
     except KeyboardInterrupt:
         # runs that a worker completed while the interrupt came are kept too
@@ -198,22 +223,100 @@ def run_study(
     return result
 
 
+def _pending(root: Path, specs: list[RunSpec], result: StudyResult) -> list[RunSpec]:
+    """The runs to do (not done, failed or damaged), their leftovers deleted; the others skipped."""
+    pending = []
+    for spec in specs:
+        why = run_damage(root, spec)
+        if why is None:
+            result.skipped.append(spec.run_id)
+            continue
+        if why not in (NOT_DONE, FAILED):
+            result.damaged[spec.run_id] = why
+        pending.append(spec)
+    for spec in pending:
+        forget_run(root, spec)
+    return pending
+
+
+def _train(
+    study: Study,
+    root: Path,
+    trains: list[TrainSpec],
+    result: StudyResult,
+    executor_for: Callable[[int], Executor],
+    progress: bool,
+) -> list[RunSpec]:
+    """Train the policies not trained yet; the evaluation runs of every policy that is."""
+    from dmarl_des.study.training import (
+        TRAINING_FOLDER,
+        checkpoint_folder,
+        execute_training,
+        forget_training,
+        training_damage,
+    )
+
+    pending = []
+    for spec in trains:
+        why = training_damage(root, spec)
+        if why is None:
+            result.reused.append(spec.run_id)
+            continue
+        if why not in (NOT_DONE, FAILED):
+            result.damaged[spec.run_id] = why
+        forget_training(root, spec)
+        pending.append(spec)
+    if pending:
+        fn = partial(execute_training, out=str(root.resolve()), study=study.name)
+        done = _Tally()
+        _perform(
+            study,
+            root / TRAINING_FOLDER,
+            pending,
+            executor_for(len(pending)),
+            done,
+            progress,
+            fn,
+            desc=f"train {study.name}",
+        )
+        result.trained += done.done
+        result.failed += done.failed
+        result.run_wall_s += done.run_wall_s
+    checkpoints = {
+        (spec.condition, spec.seed): checkpoint_folder(root, spec).resolve()
+        for spec in trains
+        if training_damage(root, spec) is None
+    }
+    return study.runs(checkpoints)
+
+
+@dataclass
+class _Tally:
+    """What ``_perform`` counts: runs done, failed, and their summed wall time."""
+
+    done: list[str] = field(default_factory=list)
+    failed: list[FailedRun] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    run_wall_s: float = 0.0
+
+
 def _perform(
     study: Study,
     root: Path,
     pending: list[RunSpec],
     executor: Executor,
-    result: StudyResult,
+    result: StudyResult | _Tally,
     progress: bool,
+    fn: Callable[[Any], Any],
+    desc: str | None = None,
 ) -> None:
     from tqdm import tqdm
 
-    fn = partial(execute_run, out=str(root.resolve()), study=study.name)
     total = len(pending) + len(result.skipped)
     bar = tqdm(
         total=total,
         initial=len(result.skipped),
-        desc=f"study {study.name}",
+        desc=desc or f"study {study.name}",
         unit="run",
         disable=not progress,
         dynamic_ncols=True,
@@ -262,10 +365,12 @@ def _record_if_unrecorded(root: Path, study: str, spec: RunSpec, error: str) -> 
     )
 
 
-def _write_description(root: Path, study: Study) -> None:
+def _write_description(root: Path, study: Study, command: str | None = None) -> None:
     """Write ``study.json`` atomically; a folder holding another grid's keys is refused."""
     path = root / DESCRIPTION_FILE
     description = study.describe()
+    if command:
+        description["command"] = command
     if path.is_file():
         try:
             previous = json.loads(path.read_text())

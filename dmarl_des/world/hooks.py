@@ -26,7 +26,7 @@ import simpy
 
 from dmarl_des.agent import SimAgent
 from dmarl_des.learn.protocol import Policy
-from dmarl_des.log import Recorder
+from dmarl_des.log import EPISODE_METRICS, Metric, Recorder
 from dmarl_des.macro import MacroAction
 from dmarl_des.net import MessageKind, Network, Topology
 from dmarl_des.scenario import Scenario, WorldParams
@@ -56,6 +56,10 @@ class WorldHooks:
     """Rounds for symmetric loss (see docs/network.md); 0 = each send instant is its own round."""
     tables: ClassVar[dict[str, dict[str, pl.DataType]]] = {}
     """The world's own tables (name → schema); rows go in with ``self.recorder.add``."""
+    metrics: ClassVar[tuple[Metric, ...]] = EPISODE_METRICS
+    """What the world's table columns mean (a one-line meaning, unit, whether higher is better,
+    whether a rate): reports and notebooks quote them. Restate ``episodes.team_return`` and
+    ``episodes.success`` with the world's own meaning (``declare_metrics``)."""
     trace_columns: ClassVar[dict[str, pl.DataType]] = {}
     """The world's own columns of the `trace` table (see ``trace_values``)."""
 

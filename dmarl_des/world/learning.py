@@ -4,21 +4,23 @@ In a training episode (``phase == "train"`` with a ``Learner`` as the policy) th
 every squeezed transition batch as it is emitted (at the decision flush that closes it, or at the
 episode's end) and — for joint learners (``joint = True``: VDN, QMIX) — one ``DecisionEpoch`` per
 decision flush and one at the end. After each hand-over, and after ``Learner.end_episode``, it
-updates as many times as it says it is ``ready()``; each update is one row of the ``train`` table.
+updates as many times as it says it is ``ready()``; each update is one row of the ``train`` table
+(typed columns per metric; a learner's own metric names, ``train_metrics``, are added as columns at
+its first update).
 In evaluation episodes nothing is handed over and nothing updates.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
+import polars as pl
 
 from dmarl_des.learn.protocol import DecisionEpoch, Learner, Policy, TransitionBatch
 from dmarl_des.log import Recorder
+from dmarl_des.log.schema import train_row
 from dmarl_des.world.rewards import Rewards
 from dmarl_des.world.slots import Slots
 
@@ -102,17 +104,16 @@ class Learning:
             metrics = dict(learner.update())
             self.n_updates += 1
             wall = time.perf_counter() - t0
+            if self.n_updates == 1:  # a learner's own metrics become columns of their own
+                own = getattr(learner, "train_metrics", ())
+                self.recorder.add_columns("train", dict.fromkeys(own, pl.Float64))
             self.recorder.add(
                 "train",
                 update=self.n_updates,
                 episode=self._episode,
                 sim_time=self._clock(),
-                samples=int(metrics.pop("samples", 0)),
-                loss=_as_float(metrics.pop("loss", None)),
-                entropy=_as_float(metrics.pop("entropy", None)),
-                grad_norm=_as_float(metrics.pop("grad_norm", None)),
-                metrics=json.dumps({k: _as_float(v) for k, v in sorted(metrics.items())}),
                 wall_s=wall,
+                **train_row(metrics, self.recorder.columns("train")),
             )
 
     def end_episode(self, episode: int) -> None:
@@ -120,9 +121,3 @@ class Learning:
         if self.learner is not None:
             self.learner.end_episode(episode)
             self.maybe_update()
-
-
-def _as_float(value: Any) -> float | None:
-    if value is None:
-        return None
-    return float(value)

@@ -38,6 +38,7 @@ from dmarl_des.agent import SimAgent
 from dmarl_des.bounds import Real
 from dmarl_des.errors import ConfigError
 from dmarl_des.kernel import AFTER_DECISIONS, Periodic, trigger_later
+from dmarl_des.log import EPISODE_METRICS, Metric, declare_metrics
 from dmarl_des.macro import MacroAction
 from dmarl_des.scenario import Scenario, WorldParams
 from dmarl_des.scenario.budget import check_duration
@@ -92,6 +93,20 @@ class BoxPushingWorld(World):
     Params = BoxPushingParams
     obs_dim = 5
     state_dim = 18
+    metrics = declare_metrics(
+        EPISODE_METRICS,
+        Metric(
+            "episodes.team_return",
+            "box rewards at the goal row (big 300, small 20) plus step costs and penalties",
+            "reward",
+        ),
+        Metric(
+            "episodes.success",
+            "share of episodes in which the big box reached the goal row",
+            "share of episodes",
+            rate=True,
+        ),
+    )
 
     def setup(self) -> None:
         self.macro_actions = [

@@ -48,6 +48,7 @@ from dmarl_des.agent import SimAgent
 from dmarl_des.bounds import Count, Period, Real, RealOrInf
 from dmarl_des.errors import ConfigError
 from dmarl_des.kernel import AFTER_DECISIONS, call_at
+from dmarl_des.log import EPISODE_METRICS, Metric, declare_metrics
 from dmarl_des.net import MessageKind, Topology, ring
 from dmarl_des.robust import RULES, AggregationRule, make_aggregator
 from dmarl_des.scenario import Scenario, WorldParams
@@ -228,6 +229,26 @@ class ConsensusWorld(World):
     Params = ConsensusParams
     timed = True
     tables: ClassVar[dict[str, dict[str, pl.DataType]]] = {"consensus": CONSENSUS_TABLE}
+    metrics = declare_metrics(
+        EPISODE_METRICS,
+        Metric(
+            "episodes.team_return",
+            "minus the honest agents' disagreement summed over rounds (0: agreement throughout)",
+            "disagreement × rounds",
+        ),
+        Metric(
+            "episodes.success",
+            "share of episodes ending with disagreement below world.target_disagreement",
+            "share of episodes",
+            rate=True,
+        ),
+        Metric(
+            "consensus.disagreement",
+            "distance of the honest agents' values from their mean, per logged round",
+            "value units",
+            higher_is_better=False,
+        ),
+    )
     record_values: bool = False
     """Set True to keep a copy of all values at every logged round in ``value_history``."""
 

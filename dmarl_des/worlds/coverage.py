@@ -46,6 +46,7 @@ from dmarl_des.agent import SimAgent
 from dmarl_des.bounds import Period, Real
 from dmarl_des.errors import ConfigError
 from dmarl_des.kernel import AFTER_DECISIONS, URGENT
+from dmarl_des.log import EPISODE_METRICS, Metric, declare_metrics
 from dmarl_des.net import MessageKind, ProximityTopology, Topology
 from dmarl_des.scenario import Scenario, WorldParams
 from dmarl_des.scenario.budget import check_duration
@@ -194,6 +195,20 @@ class CoverageWorld(World):
     }
     obs_dim = OBS_DIM
     params: CoverageParams
+    metrics = declare_metrics(
+        EPISODE_METRICS,
+        Metric(
+            "episodes.team_return",
+            "covered share of the area at the end of the episode (world.reward = fraction)",
+            "fraction of the area",
+        ),
+        Metric(
+            "episodes.success",
+            "share of episodes whose covered fraction reached world.target (0.9 by default)",
+            "share of episodes",
+            rate=True,
+        ),
+    )
 
     # ------------------------------------------------------------------ construction
     def setup(self) -> None:

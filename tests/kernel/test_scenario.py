@@ -43,7 +43,9 @@ def test_unknown_keys_are_errors(key):
 
 
 def test_loss_probability_without_a_loss_model_is_an_error():
-    with pytest.raises(ConfigError, match=r"net.loss.p: got 0.3; allowed: 0 with net.loss.model=none"):
+    with pytest.raises(
+        ConfigError, match=r"net.loss.p: got 0.3; allowed: 0 with net.loss.model=none"
+    ):
         timer_scenario().with_overrides({"net.loss.model": "none", "net.loss.p": 0.3})
     assert timer_scenario().with_overrides({"net.loss.p": 0.3}).net.loss.model == "bernoulli"
 

@@ -20,7 +20,7 @@ CHAIN_LEARNERS = [
             "lr": 3e-3,
             "learning_starts": 64,
             "train_every": 2,
-            "eps_decay": 800,
+            "eps_decay": 200,  # decisions per agent (4 agents: 800 in all)
             "target_every": 50,
             "batch_size": 32,
         },
@@ -32,7 +32,7 @@ CHAIN_LEARNERS = [
             "lr": 3e-3,
             "learning_starts": 64,
             "train_every": 2,
-            "eps_decay": 800,
+            "eps_decay": 200,  # decisions per agent (4 agents: 800 in all)
             "target_every": 50,
             "batch_size": 32,
             "network": "gru",
@@ -45,7 +45,7 @@ CHAIN_LEARNERS = [
             "lr": 3e-3,
             "learning_starts": 64,
             "train_every": 1,  # per agent: each agent's 16 own rows per own transition
-            "eps_decay": 800,
+            "eps_decay": 200,  # decisions per agent (4 agents: 800 in all)
             "target_every": 20,
             "batch_size": 16,
             "params": "per_agent",
@@ -98,7 +98,7 @@ def test_joint_learners_reach_the_coordinated_optimum(name, params):
             "learning_starts": 32,
             "target_every": 50,
             "train_every": 1,
-            "eps_decay": 600,
+            "eps_decay": 300,  # decisions per agent (2 agents: 600 in all)
             "params": params,
         },
     )

@@ -187,7 +187,7 @@ def test_the_gradient_of_a_later_decision_reaches_an_earlier_observation():
 
 def test_sequence_replay_learns_to_recall_a_cue():
     learner = _iql(
-        2, learning_starts=64, batch_size=32, train_every=2, eps_decay=600, lr=3e-3, loss="mse"
+        2, learning_starts=64, batch_size=32, train_every=2, eps_decay=300, lr=3e-3, loss="mse"
     )
     rng = np.random.default_rng(0)
     for _ in range(700):

@@ -109,7 +109,7 @@ def test_write_report_on_a_hand_made_folder(tmp_path):
     assert row["score"] == pytest.approx((1 + 6 / 11) / 2)
     assert row["breakdown"] == 1.0  # 6/11 < 0.6
     text = (tmp_path / "report" / "report.md").read_text()
-    assert "4 runs ok, 1 failed" in text and "| episodes.team_return | p |" in text
+    assert "| runs | 4 ok, 1 failed (left out) |" in text and "| episodes.team_return | p |" in text
     assert (tmp_path / "report" / "episodes.team_return__p.png").stat().st_size > 1000
 
 
@@ -119,3 +119,19 @@ def test_report_of_a_folder_where_every_run_failed(tmp_path):
     assert (report.n_ok, report.n_failed) == (0, 1)
     assert report.summary.height == 0 and report.per_run.height == 0
     assert "No curve" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_a_run_evaluated_during_training_counts_its_final_evaluation():
+    runs = pl.DataFrame({"run_id": ["a", "b"], "seed": [0, 1], "status": ["ok", "ok"]})
+    episodes = pl.DataFrame(
+        {
+            "run_id": ["a"] * 6 + ["b"] * 2,
+            "episode": [0, 1, 2, 3, 4, 5, 0, 1],
+            "phase": ["train", "eval", "train", "train", "eval", "eval", "eval", "eval"],
+            "team_return": [0.0, 1.0, 0.0, 0.0, 7.0, 9.0, 3.0, 5.0],
+        }
+    )
+    out = run_metrics(runs, {"episodes": episodes}, ["episodes.team_return"], [])
+    # a: the evaluation at episode 1 is a learning-curve point; the final one is episodes 4, 5
+    assert out["episodes.team_return"].to_list() == [8.0, 4.0]
+    assert out["n_episodes"].to_list() == [2, 2]

@@ -75,6 +75,8 @@ def test_the_run_id_covers_the_checkpoint_content_not_only_its_path(tmp_path):
 def test_the_card_is_checked_against_the_world_before_the_weights(tmp_path):
     ckpt = _checkpoint(tmp_path / "a", WORK)
     (ckpt / "weights.pt").write_bytes(b"not a weights file")
+    card = ckpt / "card.json"  # per-agent parameters: the swarm size must match
+    card.write_text(card.read_text().replace('"shared"', '"per_agent"'))
     scenario = load_scenario(TINY, {"policy": str(ckpt), "n_agents": 3, "horizon": 2.0})
     with pytest.raises(ConfigError, match="card.spec.n_agents"):
         run_scenario(scenario)
@@ -108,3 +110,46 @@ def test_train_refuses_a_checkpoint_name_that_is_a_path(tmp_path, capsys):
     assert main([*args, "--out", str(tmp_path / "t")]) == 2
     assert "--name" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_the_same_checkpoint_read_from_another_folder_keeps_its_run_ids(tmp_path):
+    first = _checkpoint(tmp_path / "a", WORK)
+    second = _checkpoint(tmp_path / "moved" / "b", WORK)  # the same content elsewhere
+    ids = [run_id_for(load_scenario(TINY, {"policy": str(p)})) for p in (first, second)]
+    assert ids[0] == ids[1]
+
+
+def test_a_shared_checkpoint_trained_at_n_is_compared_at_2n_in_a_study(tmp_path):
+    ckpt = _checkpoint(tmp_path / "models" / "tiny", WORK)  # trained with 4 agents
+    study = Study(
+        TINY,
+        grid={"n_agents": [4, 8], "policy": ["random", str(ckpt)]},
+        seeds=2,
+        base_overrides={"horizon": 6.0, "episodes": 1},
+    )
+    out = tmp_path / "study"
+    assert run_study(study, out, workers=1, progress=False).ok
+    episodes = pl.scan_parquet(f"{out}/episodes/**/*.parquet", hive_partitioning=True).collect()
+    at_8 = episodes.filter((pl.col("n_agents") == 8) & (pl.col("policy") != "random"))
+    assert at_8.height == 2 and at_8["team_return"].min() > 0
+    from dmarl_des.report import write_report
+
+    report = write_report(out, plots=False)
+    assert report.levels == ["random", str(ckpt)]  # the path as given, not its folder name
+    working = report.comparison.filter((pl.col("level") == str(ckpt)) & (pl.col("n_agents") == 8))
+    assert working["metric"].to_list()[0] == "episodes.team_return"
+    assert working["diff_mean"][0] > 0  # always working beats random at 8 agents too
+
+
+def test_run_prints_how_evaluation_differs_from_training(tmp_path, capsys):
+    models = tmp_path / "models"
+    args = ["train", str(TINY), "--set", "learner.name=iql", "--episodes", "1", "--set"]
+    args += ["horizon=3", "--name", "t", "--models", str(models), "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "train")]) == 0
+    capsys.readouterr()
+    run = ["run", str(TINY), "--policy", str(models / "t"), "--set", "n_agents=8"]
+    run += ["--set", "horizon=3", "--set", "world.noise=0.25", "--quiet"]
+    assert main([*run, "--out", str(tmp_path / "run")]) == 0
+    printed = capsys.readouterr().out
+    assert "n_agents: 4 → 8" in printed and "world.noise: 0.0 → 0.25" in printed
+    assert "horizon" not in printed.split("run ")[0]  # same horizon: not listed

@@ -56,3 +56,20 @@ def test_bad_grid_is_a_configuration_error_before_any_run(tmp_path, capsys):
     assert code == 2
     assert "world.noise" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_the_main_job_compares_scripted_and_the_committed_learned_policy(monkeypatch):
+    from pathlib import Path
+
+    from dmarl_des.study import load_study
+
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(root)
+    study = load_study(root / "scenarios" / "quickstart.py")
+    assert study.check() == (0, 90)  # 2 policies × 3 crash fractions × 3 loss rates × 5 seeds
+    assert study.levels()["policy"] == ["scripted", "models/coverage_ippo/best"]
+    facts = study.describe()["facts"]
+    assert "exponential time of rate 0.02" in facts["faults"][0]  # crashes during the mission
+    assert "`ippo` (shared parameters)" in facts["learner"]
+    card = (root / "models" / "coverage_ippo" / "best" / "card.json").read_text()
+    assert '"n_agents": 200' in card  # trained with 200 UAVs, evaluated with 400

@@ -40,7 +40,7 @@ def _damage(out, run_ids):
 def test_the_runs_row_lists_every_file_with_size_rows_and_checksum(tmp_path):
     assert run_study(_study(), tmp_path, workers=1, progress=False).ok
     runs = pl.read_parquet(run_files(tmp_path)[0])
-    assert runs["schema_version"].to_list() == [SCHEMA_VERSION] == [2]
+    assert runs["schema_version"].to_list() == [SCHEMA_VERSION] == [3]
     entries = runs["files"][0].to_list()
     assert sorted(e["table"] for e in entries) == ["agents", "episodes"]
     for entry in entries:
