@@ -153,7 +153,8 @@ class CoverageParams(WorldParams):
         radius = self.radio_range if kind == "world" else scenario.net.topology.radius
         density = n / self.side(n) ** 2
         if self.start == "cluster":  # the densest moment: the start disc
-            density = max(density, 1.0 / self.cluster_spacing**2)
+            area = self.cluster_spacing**2  # 0 when it underflows: every UAV at one point
+            density = max(density, 1.0 / area if area > 0 else math.inf)
         return min(n - 1.0, math.pi * radius * radius * density)
 
     def check(self, scenario: Scenario) -> None:

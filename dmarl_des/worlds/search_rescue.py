@@ -48,7 +48,12 @@ from dmarl_des.worlds.search_rescue_observe import mask_many, observe_many
 from dmarl_des.worlds.search_rescue_policy import ScriptedSearch, start_points
 from dmarl_des.worlds.search_rescue_radio import announce_arrivals
 from dmarl_des.worlds.search_rescue_scan import Scanner
-from dmarl_des.worlds.search_rescue_tables import DETECTIONS_TABLE, SEARCH_TABLE, record_search
+from dmarl_des.worlds.search_rescue_tables import (
+    DETECTIONS_TABLE,
+    SEARCH_METRICS,
+    SEARCH_TABLE,
+    record_search,
+)
 from dmarl_des.worlds.search_rescue_targets import Targets
 from dmarl_des.worlds.uav_waypoints import HOVER, candidates
 
@@ -138,7 +143,8 @@ class SearchRescueParams(WorldParams):
         radius = self.radio_range if kind == "world" else scenario.net.topology.radius
         density = n / self.side(n) ** 2
         if self.start == "cluster":  # the densest moment: the start disc
-            density = max(density, 1.0 / self.cluster_spacing**2)
+            area = self.cluster_spacing**2  # 0 when it underflows: every UAV at one point
+            density = max(density, 1.0 / area if area > 0 else math.inf)
         return min(n - 1.0, math.pi * radius * radius * density)
 
     def check(self, scenario: Scenario) -> None:
@@ -169,6 +175,7 @@ class SearchRescueWorld(World):
         "sar": MessageKind("sar", (5,), "float32", max_bytes=20)
     }
     trace_columns: ClassVar[dict[str, pl.DataType]] = {"reports": pl.Int64}
+    metrics = SEARCH_METRICS
 
     # ------------------------------------------------------------------ construction
     def setup(self) -> None:

@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from dmarl_des.log import EPISODE_METRICS, Metric, declare_metrics
+
 SEARCH_TABLE = {
     "episode": pl.Int64,
     "time": pl.Float64,
@@ -35,6 +37,29 @@ DETECTIONS_TABLE = {
 }
 """One row per first detection (event ``found``) and per confirmation (``confirmed``): the UAV,
 its distance to the target and where the target was."""
+
+
+SEARCH_METRICS = declare_metrics(
+    EPISODE_METRICS,
+    Metric(
+        "episodes.team_return",
+        "targets found plus targets confirmed (unit rewards; plus any world.reward_searched)",
+        "targets",
+    ),
+    Metric(
+        "episodes.success",
+        "share of episodes whose confirmed fraction reached world.target (0.9 by default)",
+        "share of episodes",
+        rate=True,
+    ),
+    Metric("search.found_fraction", "share of the targets found, per logged time", "share"),
+    Metric(
+        "search.confirmed_fraction",
+        "share of the targets confirmed by a second UAV, per logged time",
+        "share",
+    ),
+)
+"""What the columns of the episodes and `search` tables mean (reports quote them)."""
 
 
 def record_search(world: Any) -> None:
