@@ -100,7 +100,12 @@ def policies(seeds: int, plots: bool) -> None:
             ret.append(row["team_return"])
             series.append(world.recorder.frame("search").sort("time"))
         rows.append((name, found, confirmed, ret))
-        curves[name] = pl.concat(series).group_by("time").mean().sort("time")
+        curves[name] = (
+            pl.concat(series)
+            .group_by("time")
+            .agg(pl.col("found_fraction").mean(), pl.col("confirmed_fraction").mean())
+            .sort("time")
+        )
     m = world.targets.m
     print(f"default scenario (50 UAVs, {m} targets, horizon 200), {seeds} seeds, mean ± sd")
     print("| policy | found | confirmed | team return |")
