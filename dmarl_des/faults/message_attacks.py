@@ -5,9 +5,9 @@ for every recipient). Numeric payloads — numpy arrays of any shape, numpy or P
 tensors, and mappings of names to those (each value tampered alike) — are transformed; any other
 payload passes unchanged. The attacks, in the order they are applied:
 
-* ``stale`` (always first): the sender's own untampered message of the same shape and dtype sent
-  ``lag`` sends earlier is used instead of the current one (the oldest one kept while fewer than
-  ``lag`` were sent, i.e. the first message at the start);
+* ``stale`` (always first): the sender's own untampered message of the same kind, shape and
+  dtype sent ``lag`` sends earlier is used instead of the current one (the oldest one kept while
+  fewer than ``lag`` were sent, i.e. the first message at the start);
 * then, in the order listed in the spec, on values computed in float64:
   ``sign_flip`` (``-x``), ``constant`` (every entry ``value``), ``bias`` (``x + value``),
   ``noise`` (``x + N(0, scale²)``, drawn independently per entry and recipient),
@@ -71,10 +71,11 @@ class MessageAttack:
         self._stale = "stale" in self.attacks
         self._garbage = "garbage" in self.attacks
         self._steps = tuple(a for a in self.attacks if a in _VALUE_ATTACKS)
-        self._history: dict[tuple[int, Any], deque[Any]] = {}
+        self._history: dict[tuple[int, str, Any], deque[Any]] = {}
 
-    def __call__(self, src: int, payloads: Sequence[Any]) -> list[Any]:
-        """The tampered payload for each recipient, aligned with ``payloads``."""
+    def __call__(self, src: int, payloads: Sequence[Any], kind: str = "") -> list[Any]:
+        """The tampered payload for each recipient of a send of ``kind``, aligned with
+        ``payloads``."""
         out: list[Any] = [None] * len(payloads)
         groups: dict[int, list[int]] = {}
         for k, p in enumerate(payloads):
@@ -82,20 +83,21 @@ class MessageAttack:
         for positions in groups.values():
             payload = payloads[positions[0]]
             if self._stale:
-                payload = self._replay(src, payload)
+                payload = self._replay(src, kind, payload)
             tampered = self._tamper(payload, np.asarray(positions, dtype=np.int64))
             for k, v in zip(positions, tampered, strict=True):
                 out[k] = v
         return out
 
     # -- stale ----------------------------------------------------------------------------------
-    def _replay(self, src: int, payload: Any) -> Any:
+    def _replay(self, src: int, kind: str, payload: Any) -> Any:
         sig = _signature(payload)
         if sig is None:
             return payload
-        history = self._history.get((src, sig))
+        key = (src, kind, sig)
+        history = self._history.get(key)
         if history is None:
-            history = self._history[(src, sig)] = deque(maxlen=self.lag + 1)
+            history = self._history[key] = deque(maxlen=self.lag + 1)
         history.append(snapshot(payload))
         return history[0]
 

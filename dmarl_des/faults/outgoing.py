@@ -17,7 +17,7 @@ class OutgoingFaults:
     A fault is tied to the agent it struck, not to the slot: once that agent left and another
     joined in its slot, the newcomer sends normally.
 
-    Called by the network on every send as ``fn(src, dsts, payloads)``:
+    Called by the network on every send as ``fn(src, dsts, payloads, kind)``:
 
     1. an omitting sender drops each recipient independently with probability ``p`` (one uniform
        draw per recipient from the omission rng, whatever the outcome);
@@ -48,7 +48,7 @@ class OutgoingFaults:
         self._byzantine[idx] = self.target.sim_agents[idx]
 
     def __call__(
-        self, src: int, dsts: np.ndarray, payloads: list[Any]
+        self, src: int, dsts: np.ndarray, payloads: list[Any], kind: str = ""
     ) -> tuple[np.ndarray, Sequence[Any]]:
         agent = self.target.sim_agents[src]
         if self._omitter[src] is agent and dsts.size:
@@ -62,5 +62,5 @@ class OutgoingFaults:
             and self._byzantine[src] is agent
             and agent.role == "byzantine"
         ):
-            payloads = self.attack(src, payloads)
+            payloads = self.attack(src, payloads, kind)
         return dsts, payloads

@@ -16,6 +16,11 @@ class TransitionBatch:
     the macro-action ran; a bootstrapped target weights the next value by ``gamma ** tau``.
     ``done`` is true when the episode ended (terminal or horizon) at ``t_end``; ``terminal`` is true
     only for a true terminal state (no bootstrap), false on a horizon cut-off.
+
+    ``reward`` is the agent's own: the team's rewards plus its private ones. ``team_reward`` is
+    set only for a learner that asks for it (``Learner.team_reward = True``, centralized
+    training): the team-average reward squeezed over the same window, Σ γ^(t_k − t_start)
+    (team_k + Σ_j own_j,k / N) over the N agent slots.
     """
 
     agent_idx: np.ndarray  # [B] int64, index of the agent in the world (0..N-1 for the episode)
@@ -31,6 +36,7 @@ class TransitionBatch:
     t_start: np.ndarray  # [B] float64
     t_end: np.ndarray  # [B] float64
     episode: int = 0
+    team_reward: np.ndarray | None = None  # [B] float64, only when the learner asks
 
     def __len__(self) -> int:
         return int(self.agent_idx.shape[0])
@@ -77,7 +83,12 @@ class Policy(Protocol):
 
 @runtime_checkable
 class Learner(Policy, Protocol):
-    """A policy that also learns from squeezed macro-transitions inside the simulation."""
+    """A policy that also learns from squeezed macro-transitions inside the simulation.
+
+    Optional attributes the simulator reads: ``team_reward`` (True: transitions carry the
+    team-average reward, see ``TransitionBatch``) and, for learners whose agents learn with
+    their neighbours, the ``Exchanging`` methods of ``dmarl_des.learn.exchange``.
+    """
 
     joint: bool  # True: also wants DecisionEpoch records (centralized training)
 

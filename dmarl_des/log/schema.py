@@ -54,7 +54,14 @@ EPISODES = {
     "msgs_dropped": pl.Int64,
     "mean_latency": pl.Float64,
     "wall_s": pl.Float64,
+    "learn_rounds": pl.Int64,
+    "learn_msgs_sent": pl.Int64,
+    "learn_msgs_delivered": pl.Int64,
+    "learn_bytes_sent": pl.Int64,
+    "learn_bytes_delivered": pl.Int64,
 }
+"""``msgs_*`` and ``mean_latency`` count every message of the network (world and learning traffic);
+``learn_*`` the learning traffic alone (rounds, messages and bytes of exchanged vectors)."""
 
 AGENTS = {
     "run_id": pl.Utf8,
@@ -84,7 +91,53 @@ NETWORK = {
     "retransmissions": pl.Int64,
     "latency_mean": pl.Float64,
     **_Q,
+    "bytes_sent": pl.Int64,
+    "bytes_delivered": pl.Int64,
 }
+
+NETWORK_KINDS = {
+    "run_id": pl.Utf8,
+    "episode": pl.Int64,
+    "kind": pl.Utf8,
+    "traffic": pl.Utf8,
+    "sent": pl.Int64,
+    "delivered": pl.Int64,
+    "dropped_loss": pl.Int64,
+    "dropped_crash": pl.Int64,
+    "dropped_overflow": pl.Int64,
+    "dropped_inbox": pl.Int64,
+    "dropped_cut": pl.Int64,
+    "dropped_pending": pl.Int64,
+    "rejected_invalid": pl.Int64,
+    "omitted": pl.Int64,
+    "in_flight": pl.Int64,
+    "retransmissions": pl.Int64,
+    "bytes_sent": pl.Int64,
+    "bytes_delivered": pl.Int64,
+    "latency_mean": pl.Float64,
+}
+"""The `network` counters split by message kind, one row per kind × episode; ``traffic`` is
+``world`` (the world's own kinds) or ``learning`` (vectors a learner exchanges)."""
+
+ROUNDS = {
+    "run_id": pl.Utf8,
+    "episode": pl.Int64,
+    "round": pl.Int64,
+    "time": pl.Float64,
+    "exchange": pl.Utf8,
+    "senders": pl.Int64,
+    "sent": pl.Int64,
+    "agents": pl.Int64,
+    "used": pl.Int64,
+    "fresh": pl.Int64,
+    "stale": pl.Int64,
+    "missing": pl.Int64,
+    "superseded": pl.Int64,
+    "unlinked": pl.Int64,
+    "mean_age": pl.Float64,
+}
+"""One row per learning round × exchange (see ``dmarl_des.comm.rounds``); the learner's round
+metrics (``round_metrics``) are added as Float64 columns."""
 
 FAULTS = {
     "run_id": pl.Utf8,
@@ -169,18 +222,37 @@ TRACE = {
 }
 """Optional (``record.trace_every``): one row per agent slot every Δt; worlds append columns."""
 
+TRACE_MAP = {
+    "run_id": pl.Utf8,
+    "episode": pl.Int64,
+    "time": pl.Float64,
+    "x0": pl.Float64,
+    "y0": pl.Float64,
+    "x1": pl.Float64,
+    "y1": pl.Float64,
+    "height": pl.Int64,
+    "width": pl.Int64,
+    "label": pl.Utf8,
+    "values": pl.Binary,
+}
+"""Optional, with `trace` for worlds with a map: the map every Δt (``values``: uint8 [height,
+width] row-major, row 0 at ``y0``, over the rectangle (x0, y0)–(x1, y1))."""
+
 TABLES: MappingProxyType[str, dict[str, pl.DataType]] = MappingProxyType(
     {
         "runs": RUNS,
         "episodes": EPISODES,
         "agents": AGENTS,
         "network": NETWORK,
+        "network_kinds": NETWORK_KINDS,
+        "rounds": ROUNDS,
         "faults": FAULTS,
         "train": TRAIN,
         "checkpoints": CHECKPOINTS,
         "transitions": TRANSITIONS,
         "messages": MESSAGES,
         "trace": TRACE,
+        "trace_map": TRACE_MAP,
     }
 )
 """The built-in tables. Worlds declare their own (e.g. `consensus`) on the recorder."""

@@ -1,7 +1,7 @@
 """Communication layer: topologies, link models, messages, inboxes and delivery between agents."""
 
 from dmarl_des.net.inbox import Inbox, InboxWait
-from dmarl_des.net.inbox_store import Drained
+from dmarl_des.net.inbox_store import Drained, DrainedRefs
 from dmarl_des.net.links import Arq, Bandwidth, DelayModel, LinkModel, LossModel
 from dmarl_des.net.messages import REJECT_REASONS, Message, MessageKind, check_payload
 from dmarl_des.net.network import Network
@@ -22,6 +22,7 @@ __all__ = [
     "Bandwidth",
     "DelayModel",
     "Drained",
+    "DrainedRefs",
     "Inbox",
     "InboxWait",
     "LinkModel",

@@ -13,7 +13,7 @@ from dmarl_des.net.messages import Message
 from dmarl_des.net.payload_arena import PayloadArena
 from dmarl_des.net.payloads import PayloadBlock
 
-__all__ = ["INBOX_POLICIES", "Drained", "InboxStore", "Incoming"]
+__all__ = ["INBOX_POLICIES", "Drained", "DrainedRefs", "InboxStore", "Incoming"]
 
 INBOX_POLICIES = ("drop_oldest", "drop_newest")
 
@@ -63,6 +63,21 @@ class Drained(NamedTuple):
     payloads: np.ndarray  # [M, ...] stacked payloads, or an object array of M payloads
 
 
+class DrainedRefs(NamedTuple):
+    """Messages taken out of several inboxes, their payloads by reference (see drain_refs):
+    payload ``m`` is ``sources[source[m]][row[m]]``, rows of read-only arrays (no copy per
+    message)."""
+
+    receiver: np.ndarray  # int64 agent id of the receiver
+    sender: np.ndarray  # int64 agent id of the sender
+    seq: np.ndarray  # int64 network-wide send order
+    t_sent: np.ndarray  # float64
+    t_delivered: np.ndarray  # float64
+    sources: tuple[np.ndarray, ...]
+    source: np.ndarray  # int64 index into sources
+    row: np.ndarray  # int64 row of that source
+
+
 class InboxStore:
     """Bounded FIFO inboxes of agents ``0..n-1`` over one table of message rows.
 
@@ -73,10 +88,15 @@ class InboxStore:
     compaction once they outnumber the live ones.
 
     When a message arrives to a full inbox, ``drop_oldest`` evicts the oldest message and keeps
-    the new one; ``drop_newest`` refuses the new one.
+    the new one; ``drop_newest`` refuses the new one. With ``arena`` (the default) the payload
+    rows of arriving send calls are also copied end to end, so that ``payloads`` gathers small
+    payloads of many calls with one index; a store of large payloads read by reference
+    (``payload_refs``) goes without.
     """
 
-    def __init__(self, n: int, limit: int = 64, policy: str = "drop_oldest") -> None:
+    def __init__(
+        self, n: int, limit: int = 64, policy: str = "drop_oldest", *, arena: bool = True
+    ) -> None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ConfigError("inbox_limit", limit, "an integer >= 1")
         if policy not in INBOX_POLICIES:
@@ -84,6 +104,7 @@ class InboxStore:
         self.n = n
         self.limit = limit
         self.policy = policy
+        self._use_arena = arena
         self._waiters: dict[int, list[InboxWait]] = {}
         self.clear_all()
 
@@ -109,6 +130,8 @@ class InboxStore:
         self._blocks: list[PayloadBlock] = []
         self._block_numbers: dict[int, int] = {}
         self._arena = PayloadArena()
+        if not self._use_arena:
+            self._arena.uniform = False  # gathers go through the blocks themselves
 
     def kind_code(self, name: str) -> int:
         """The store's code for a kind name."""
@@ -124,7 +147,8 @@ class InboxStore:
         if number is None:
             number = self._block_numbers[id(block)] = len(self._blocks)
             self._blocks.append(block)
-            self._arena.register(block)
+            if self._use_arena:
+                self._arena.register(block)
         return number
 
     def count(self, i: int) -> int:
@@ -377,7 +401,8 @@ class InboxStore:
         blocks[:] = renumber[blocks]
         self._blocks = [self._blocks[b] for b in used.tolist()]
         self._block_numbers = {id(b): j for j, b in enumerate(self._blocks)}
-        self._arena.renumber(used, self._blocks)
+        if self._use_arena:
+            self._arena.renumber(used, self._blocks)
         rep = np.repeat(everyone, self._count)
         k = np.arange(live) - np.repeat(np.cumsum(self._count) - self._count, self._count)
         self._head[:] = 0
@@ -504,6 +529,38 @@ class InboxStore:
             out[j] = x
         return out
 
+    def payload_refs(
+        self, rows: np.ndarray
+    ) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
+        """(sources, source, row) of the rows' payloads: the stacked rows of their send calls'
+        blocks as they are, and the single payloads of a block stacked into one new array (they
+        must share a shape and dtype, as payloads of one kind that passed the check do)."""
+        m = rows.size
+        source = np.empty(m, dtype=np.int64)
+        row = np.empty(m, dtype=np.int64)
+        sources: list[np.ndarray] = []
+        if not m:
+            return (), source, row
+        blocks = self.column("block", rows)
+        entries = self.column("entry", rows)
+        for b in np.unique(blocks).tolist():
+            at = np.flatnonzero(blocks == b)
+            block = self._blocks[b]
+            ent = entries[at]
+            in_stack = ent < block.rows
+            if in_stack.any():
+                source[at[in_stack]] = len(sources)
+                row[at[in_stack]] = ent[in_stack]
+                sources.append(block.stack)
+            if not in_stack.all():
+                singles, local = np.unique(ent[~in_stack], return_inverse=True)
+                source[at[~in_stack]] = len(sources)
+                row[at[~in_stack]] = local.ravel()
+                stacked = np.stack([np.asarray(block.get(e)) for e in singles.tolist()])
+                stacked.flags.writeable = False
+                sources.append(stacked)
+        return tuple(sources), source, row
+
     def clear(self, i: int) -> list[Message]:
         """Empty inbox ``i`` and detach its waiters; returns the removed messages."""
         for w in self._waiters.pop(i, []):
@@ -513,3 +570,13 @@ class InboxStore:
     def resident_seqs(self) -> np.ndarray:
         """Sequence numbers of every message in every inbox."""
         return self.column("seq", self.rows_of(np.arange(self.n)))
+
+    def resident(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(seqs, kind names, sizes in bytes) of every message in every inbox, aligned."""
+        rows = self.rows_of(np.arange(self.n))
+        return self.column("seq", rows), self.kind_names(rows), self.column("size", rows)
+
+    def kind_names(self, rows: np.ndarray) -> np.ndarray:
+        """The kind name of each row (an object array)."""
+        names = np.array(self._kind_names, dtype=object)
+        return names[self.column("kind", rows)] if rows.size else np.empty(0, dtype=object)

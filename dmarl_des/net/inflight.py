@@ -313,11 +313,21 @@ class InFlight:
 
     # -- reading and clearing ------------------------------------------------------------------
 
+    def _rows(self) -> np.ndarray:
+        parts = [_due_rows(d) for d in self._pending.values()]
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
     def seqs(self) -> np.ndarray:
         """Sequence numbers of every message in flight."""
-        parts = [_due_rows(d) for d in self._pending.values()]
-        rows = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
-        return self._ints[0, rows]
+        return self._ints[0, self._rows()]
+
+    def pending(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(seqs, kind names, sizes in bytes) of every message in flight, aligned."""
+        rows = self._rows()
+        kinds = np.array([c.kind for c in self._calls], dtype=object)
+        calls = self._ints[_CALL, rows]
+        names = kinds[calls] if rows.size else np.empty(0, dtype=object)
+        return self._ints[0, rows], names, self._ints[_INTS.index("size"), rows]
 
     def clear(self) -> np.ndarray:
         """Discard every message in flight (their timeouts then fire without effect); returns

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
+from dmarl_des.net.kind_stats import KindStats
 from dmarl_des.net.payloads import REASON_CODES
 
-__all__ = ["COUNTERS", "TRACE_SCHEMA", "Ledger"]
+__all__ = ["COUNTERS", "TRACE_SCHEMA", "Carried", "Ledger"]
 
 #: Every sent message ends in exactly one of these (or is still in flight).
 FATES = (
@@ -21,7 +23,9 @@ FATES = (
     "dropped_pending",
     "rejected_invalid",
 )
-COUNTERS = ("sent", *FATES, "retransmissions", "omitted")
+COUNTERS = ("sent", *FATES, "retransmissions", "omitted", "bytes_sent", "bytes_delivered")
+"""``bytes_sent`` adds up the sizes of sent messages, ``bytes_delivered`` those of the messages
+counted in ``delivered`` (an eviction takes its message's bytes out again)."""
 
 #: Trace column name -> Python type of its values.
 TRACE_SCHEMA: dict[str, type] = {
@@ -67,6 +71,19 @@ _STORAGE = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Carried:
+    """Messages a new accounting window carries over: in flight and waiting in inboxes, each by
+    seq with its kind name and size in bytes (aligned arrays)."""
+
+    in_flight: np.ndarray
+    in_flight_kinds: np.ndarray
+    in_flight_bytes: np.ndarray
+    resident: np.ndarray
+    resident_kinds: np.ndarray
+    resident_bytes: np.ndarray
+
+
 class _Trace:
     """Growable typed columns, one row per message."""
 
@@ -95,7 +112,9 @@ class _Trace:
 class Ledger:
     """Counts what happens to every message; with ``trace`` also keeps one row per message.
 
-    Invariant: ``sent == sum(FATES counters) + in_flight``.
+    Invariant: ``sent == sum(FATES counters) + in_flight``, in total and for each kind (``kinds``,
+    a :class:`KindStats`: the callers of ``settle`` and ``dropped`` hand it the kinds of the
+    messages once the window is split).
     """
 
     def __init__(self, trace: bool = False) -> None:
@@ -107,23 +126,27 @@ class Ledger:
         self._carried_rows = np.empty(0, dtype=np.int64)
         self._base_seq = 0  # the message with this seq has trace row _base_row; later ones follow
         self._base_row = 0
+        self.kinds = KindStats()
         self.restart(next_seq=0)
 
-    def restart(
-        self,
-        next_seq: int,
-        in_flight: np.ndarray | None = None,
-        resident: np.ndarray | None = None,
-    ) -> None:
-        """Open a new window. Messages still in flight and messages waiting in inboxes (by seq)
-        are carried over: counted as sent (and the latter as delivered), their trace rows kept."""
-        in_flight = np.empty(0, np.int64) if in_flight is None else np.asarray(in_flight)
-        resident = np.empty(0, np.int64) if resident is None else np.asarray(resident)
+    def restart(self, next_seq: int, carried: Carried | None = None) -> None:
+        """Open a new window. Messages still in flight and messages waiting in inboxes are
+        carried over: counted as sent (and the latter as delivered), their trace rows kept."""
+        none = np.empty(0, np.int64)
+        in_flight = none if carried is None else np.asarray(carried.in_flight, dtype=np.int64)
+        resident = none if carried is None else np.asarray(carried.resident, dtype=np.int64)
         self.counts = dict.fromkeys(COUNTERS, 0)
         self.rejections: dict[str, int] = {}
         self.in_flight = int(in_flight.size)
         self.counts["sent"] = int(in_flight.size + resident.size)
         self.counts["delivered"] = int(resident.size)
+        self.kinds.restart()
+        if carried is not None:
+            self.counts["bytes_sent"] = int(carried.in_flight_bytes.sum()) + int(
+                carried.resident_bytes.sum()
+            )
+            self.counts["bytes_delivered"] = int(carried.resident_bytes.sum())
+            self._carry_kinds(carried)
         self._latencies: list[np.ndarray] = []
         self._latency_values: list[float] = []  # from single-message settles
         old, table = self._table, _Trace()
@@ -173,11 +196,86 @@ class Ledger:
             self._kind_names.append(kind)
         return code
 
+    # -- per kind ------------------------------------------------------------------------------
+
+    def totals(self) -> dict[str, float]:
+        """The window's counters, messages in flight and the latencies' sum and count."""
+        lat = [*self._latencies, np.asarray(self._latency_values, dtype=float)]
+        return {
+            **self.counts,
+            "in_flight": self.in_flight,
+            "latency_sum": float(sum(float(x.sum()) for x in lat)),
+            "latency_count": sum(int(x.size) for x in lat),
+        }
+
+    def note_kind(self, kind: str) -> int:
+        """The window's code of ``kind``, noting that a message of it is about to be counted
+        (the window splits by kind at its second kind, see KindStats)."""
+        code = self.kinds._codes.get(kind)
+        if code is not None and (code == 0 or self.kinds.split):
+            return code
+        return self.kinds.note(kind, self.totals())
+
+    def kind_codes(self, names: np.ndarray) -> np.ndarray:
+        """Codes of an array of kind names (each noted as in ``note_kind``)."""
+        if names.size == 0:
+            return np.empty(0, dtype=np.int64)
+        unique, inverse = np.unique(names.astype(str), return_inverse=True)
+        codes = np.array([self.note_kind(str(k)) for k in unique.tolist()], dtype=np.int64)
+        return codes[inverse.ravel()]
+
+    def _carry_kinds(self, carried: Carried) -> None:
+        in_codes = self.kind_codes(np.asarray(carried.in_flight_kinds))
+        res_codes = self.kind_codes(np.asarray(carried.resident_kinds))
+        kinds = self.kinds
+        if not kinds.split:  # one kind at most: its row is the totals
+            return
+        # split by the carried messages themselves: start the rows from zero
+        kinds._table[:] = 0.0
+        kinds.add_many("sent", in_codes)
+        kinds.add_many("in_flight", in_codes)
+        kinds.add_many("bytes_sent", in_codes, np.asarray(carried.in_flight_bytes, float))
+        kinds.add_many("sent", res_codes)
+        kinds.add_many("delivered", res_codes)
+        kinds.add_many("bytes_sent", res_codes, np.asarray(carried.resident_bytes, float))
+        kinds.add_many("bytes_delivered", res_codes, np.asarray(carried.resident_bytes, float))
+
+    def settle_kinds(
+        self,
+        outcome: str,
+        codes: np.ndarray,
+        sizes: np.ndarray | None = None,
+        latencies: np.ndarray | None = None,
+    ) -> None:
+        """Per kind, in a split window: messages of kinds ``codes`` left flight with ``outcome``
+        ("crash", "invalid", "inbox" refused, "arrived" with their sizes and latencies) or were
+        pushed out of an inbox ("evicted", with their sizes)."""
+        kinds = self.kinds
+        if not kinds.split or codes.size == 0:
+            return
+        if outcome == "evicted":
+            kinds.add_many("delivered", codes, np.full(codes.size, -1.0))
+            kinds.add_many("dropped_inbox", codes)
+            kinds.add_many("bytes_delivered", codes, -np.asarray(sizes, dtype=float))
+            return
+        kinds.add_many("in_flight", codes, np.full(codes.size, -1.0))
+        if outcome == "arrived":
+            kinds.add_many("delivered", codes)
+            kinds.add_many("bytes_delivered", codes, np.asarray(sizes, dtype=float))
+            kinds.add_many("latency_sum", codes, np.asarray(latencies, dtype=float))
+            kinds.add_many("latency_count", codes)
+        else:
+            kinds.add_many(_CAUSE_COUNTER[outcome], codes)
+
     # -- events --------------------------------------------------------------------------------
 
-    def omitted(self, count: int) -> None:
-        """Recipients removed by an outgoing filter (never sent)."""
+    def omitted(self, count: int, kind: str | None = None) -> None:
+        """Recipients removed by an outgoing filter (never sent) from a send of ``kind``."""
         self.counts["omitted"] += count
+        if kind is not None and count:
+            code = self.note_kind(kind)
+            if self.kinds.split:
+                self.kinds.add("omitted", code, count)
 
     def sent(
         self,
@@ -194,6 +292,7 @@ class Ledger:
     ) -> None:
         """A batch of messages left their senders; ``cause`` holds the fates decided at send time."""
         m = dsts.size
+        code = self.note_kind(kind)
         c = self.counts
         c["sent"] += m
         in_flight, cut, overflow, loss = np.bincount(cause, minlength=4).tolist()
@@ -201,7 +300,21 @@ class Ledger:
         c["dropped_cut"] += cut
         c["dropped_overflow"] += overflow
         c["dropped_loss"] += loss
-        c["retransmissions"] += int(np.maximum(attempts - 1, 0).sum())
+        retries = int(np.maximum(attempts - 1, 0).sum())
+        c["retransmissions"] += retries
+        nbytes = int(sizes.sum()) if m > 1 else int(sizes[0]) if m else 0
+        c["bytes_sent"] += nbytes
+        if self.kinds.split:
+            for name, value in (
+                ("sent", m),
+                ("in_flight", in_flight),
+                ("dropped_cut", cut),
+                ("dropped_overflow", overflow),
+                ("dropped_loss", loss),
+                ("retransmissions", retries),
+                ("bytes_sent", nbytes),
+            ):
+                self.kinds.add(name, code, value)
         if not self.trace:
             return
         self._table.append(
@@ -219,10 +332,13 @@ class Ledger:
             drop_cause=cause,
         )
 
-    def dropped(self, seqs: np.ndarray, cause: str) -> None:
-        """Messages in flight were dropped (e.g. discarded as pending)."""
+    def dropped(self, seqs: np.ndarray, cause: str, kinds: np.ndarray | None = None) -> None:
+        """Messages in flight were dropped (e.g. discarded as pending); ``kinds``: their kind
+        names (needed in a split window)."""
         self.in_flight -= seqs.size
         self.counts[_CAUSE_COUNTER[cause]] += seqs.size
+        if self.kinds.split and kinds is not None:
+            self.settle_kinds(cause, self.kind_codes(np.asarray(kinds)))
         self._set(seqs, "drop_cause", _CAUSE_CODE[cause])
 
     def settle(
@@ -235,16 +351,20 @@ class Ledger:
         arrived: np.ndarray,
         latencies: np.ndarray,
         evicted: np.ndarray,
+        arrived_bytes: int = 0,
+        evicted_bytes: int = 0,
     ) -> None:
         """Outcomes of one delivery event, by seq: receiver down, failed the payload check (with
-        its reason code), refused by a full inbox, entered an inbox (with latency), pushed out of
-        an inbox."""
+        its reason code), refused by a full inbox, entered an inbox (with latency and, in all,
+        ``arrived_bytes``), pushed out of an inbox (``evicted_bytes`` in all; the pushed-out
+        messages may have arrived earlier)."""
         c = self.counts
         self.in_flight -= crashed.size + rejected.size + refused.size + arrived.size
         c["dropped_crash"] += crashed.size
         c["rejected_invalid"] += rejected.size
         c["dropped_inbox"] += refused.size + evicted.size
         c["delivered"] += arrived.size - evicted.size
+        c["bytes_delivered"] += arrived_bytes - evicted_bytes
         if latencies.size:
             self._latencies.append(latencies)
         if reasons.size:
@@ -270,27 +390,21 @@ class Ledger:
         *,
         reason: int = 0,
         latency: float = 0.0,
-        evicted: int = -1,
+        size: int = 0,
     ) -> None:
-        """``settle`` for one message: ``outcome`` is "arrived" (with its latency and the seq of
-        the message it evicted, or -1), "crash", "invalid" (with its reason code) or "inbox"
-        (refused by a full inbox)."""
+        """``settle`` for one message: ``outcome`` is "arrived" (with its latency and its size in
+        bytes), "crash", "invalid" (with its reason code) or "inbox" (refused by a full inbox). A
+        message it evicted is settled with :meth:`evict_one`."""
         c = self.counts
         self.in_flight -= 1
         row = self._row(seq)
         if outcome == "arrived":
             c["delivered"] += 1
+            c["bytes_delivered"] += size
             self._latency_values.append(latency)
             if row is not None:
                 self._table.cols["delivered"][row] = True
                 self._table.cols["t_delivered"][row] = t
-            if evicted >= 0:
-                c["delivered"] -= 1
-                c["dropped_inbox"] += 1
-                out = self._row(evicted)
-                if out is not None:
-                    self._table.cols["delivered"][out] = False
-                    self._table.cols["drop_cause"][out] = _CAUSE_CODE["inbox"]
             return
         c[_CAUSE_COUNTER[outcome]] += 1
         if outcome == "invalid":
@@ -298,6 +412,17 @@ class Ledger:
             self.rejections[name] = self.rejections.get(name, 0) + 1
         if row is not None:
             self._table.cols["drop_cause"][row] = _CAUSE_CODE[outcome]
+
+    def evict_one(self, seq: int, size: int) -> None:
+        """A delivered message of ``size`` bytes was pushed out of its inbox (``drop_oldest``)."""
+        c = self.counts
+        c["delivered"] -= 1
+        c["dropped_inbox"] += 1
+        c["bytes_delivered"] -= size
+        out = self._row(seq)
+        if out is not None:
+            self._table.cols["delivered"][out] = False
+            self._table.cols["drop_cause"][out] = _CAUSE_CODE["inbox"]
 
     def _row(self, seq: int) -> int | None:
         """The trace row of one message (None without trace or row)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ import simpy
 
 from dmarl_des.errors import ConfigError
 from dmarl_des.net.channel import IN_FLIGHT, Channel
+from dmarl_des.net.delivery import Delivery
 from dmarl_des.net.fanout import (
     PayloadRows,
     filter_pairs,
@@ -19,27 +21,24 @@ from dmarl_des.net.fanout import (
     repeat_passes,
 )
 from dmarl_des.net.inbox import Inbox
-from dmarl_des.net.inbox_store import Drained, InboxStore, Incoming
-from dmarl_des.net.inflight import Arrival, Arrivals, InFlight, SendCall
-from dmarl_des.net.ledger import Ledger
+from dmarl_des.net.inbox_store import Drained, DrainedRefs
+from dmarl_des.net.inflight import InFlight, SendCall
+from dmarl_des.net.ledger import Carried, Ledger
 from dmarl_des.net.links import LinkModel
+from dmarl_des.net.mailboxes import Mailboxes
 from dmarl_des.net.messages import MessageKind
-from dmarl_des.net.payloads import OK, PayloadBlock, one_payload, payload_list, payload_rows
+from dmarl_des.net.payloads import PayloadBlock, one_payload, payload_list, payload_rows
 from dmarl_des.net.topology import Topology
 
 __all__ = ["LinkFilter", "Network", "OutgoingFilter"]
 
-#: fn(src, dsts, payloads) -> (dsts_kept, payloads_kept); payloads is a list aligned with dsts.
-OutgoingFilter = Callable[[int, np.ndarray, list], tuple[np.ndarray, Sequence]]
+#: fn(src, dsts, payloads, kind) -> (dsts_kept, payloads_kept); payloads is a list aligned with
+#: dsts, kind the message kind's name.
+OutgoingFilter = Callable[[int, np.ndarray, list, str], tuple[np.ndarray, Sequence]]
 #: fn(src, dsts) -> bool array, True where the link may carry the message (``src`` is an array
 #: aligned with ``dsts`` for a pairwise filter).
 LinkFilter = Callable[[Any, np.ndarray], np.ndarray]
 IsUp = Callable[[np.ndarray], np.ndarray]
-
-_NO_SEQS = np.empty(0, dtype=np.int64)
-_NO_SEQS.flags.writeable = False
-_NO_REASONS = np.empty(0, dtype=np.uint8)
-_NO_REASONS.flags.writeable = False
 
 
 class Network:
@@ -51,7 +50,9 @@ class Network:
     (``resolution > 0``, delivery time rounded up to a multiple of it) is served by one SimPy
     timeout of priority NORMAL, created when its first message is sent. At delivery the receiver
     is checked with ``is_up`` and the payload against its kind, then the message enters the
-    receiver's inbox. See ``docs/network.md`` for the precise semantics.
+    receiver's inbox for that kind: the default inbox, or a named one opened with
+    :meth:`open_inbox`. Counters are kept in total and per kind (:meth:`stats_by_kind`). See
+    ``docs/network.md`` for the precise semantics.
     """
 
     def __init__(
@@ -90,7 +91,8 @@ class Network:
         if positions is not None and not callable(positions):
             raise ConfigError("positions", positions, "None or a callable() -> [N, 2] array")
         self._n = topology.n
-        self._store = InboxStore(self._n, inbox_limit, inbox_policy)  # validates both
+        self._mail = Mailboxes(self._n, inbox_limit, inbox_policy)  # validates both
+        self._store = self._mail.default
         self._topology = topology
         models, ov_keys, ov_model = self._check_overrides(link, overrides or {})
         if positions is None:
@@ -109,10 +111,12 @@ class Network:
         self._outgoing_senders: np.ndarray | None = None  # bool [N]; None = every sender
         self._link_filter: LinkFilter | None = None
         self._link_filter_pairwise = False
-        self._inboxes: list[Inbox | None] = [None] * self._n
-        self._inflight = InFlight(env, self._resolution, self._deliver, self._deliver_one)
+        self._inboxes: list[Inbox | None] = [None] * self._n  # of the default inbox
         self._next_seq = 0
         self._ledger = Ledger(trace=bool(trace))
+        self._delivery = Delivery(env, self._mail, self._ledger, is_up)
+        delivery = self._delivery
+        self._inflight = InFlight(env, self._resolution, delivery.deliver, delivery.deliver_one)
         self._channel = Channel(self._n, models, rng, self._derive_key(rng), positions)
 
     # -- configuration -------------------------------------------------------------------------
@@ -176,6 +180,33 @@ class Network:
         """Accepted message kinds by name."""
         return dict(self._kinds)
 
+    def open_inbox(
+        self,
+        name: str,
+        kinds: Mapping[str, MessageKind],
+        *,
+        limit: int,
+        policy: str = "drop_oldest",
+    ) -> None:
+        """Accept ``kinds`` (new kind names) too, and give every agent a second inbox ``name``
+        for them, of at most ``limit`` messages with its own overflow ``policy``.
+
+        Messages of these kinds enter that inbox only: draining or overflowing the default inbox
+        (or any other) never takes or evicts them, and the other way round. Read it with
+        ``inbox(i, name)`` and ``drain_many(ids, inbox=name)``.
+        """
+        checked = self._check_kinds(kinds)
+        clash = sorted(set(checked) & set(self._kinds))
+        if clash:
+            raise ConfigError(f"inbox[{name}]", clash, "kind names the network does not have")
+        self._mail.open(name, checked, limit, policy)
+        self._kinds.update(checked)
+
+    @property
+    def inboxes(self) -> tuple[str, ...]:
+        """Names of the opened inboxes (the default inbox has none)."""
+        return tuple(self._mail.named)
+
     @property
     def resolution(self) -> float:
         """Delivery bucket width (0 = exact delivery times)."""
@@ -197,9 +228,10 @@ class Network:
     ) -> None:
         """Install (or remove with None) a filter applied to sends before anything else.
 
-        ``fn(src, dsts, payloads)`` gets the recipients and a list of payloads aligned with them
-        and returns ``(dsts_kept, payloads_kept)``: it may drop recipients (omission: counted as
-        ``omitted``, not as sent) or replace payloads per recipient (Byzantine behaviour).
+        ``fn(src, dsts, payloads, kind)`` gets the recipients, a list of payloads aligned with
+        them and the message kind's name, and returns ``(dsts_kept, payloads_kept)``: it may
+        drop recipients (omission: counted as ``omitted``, not as sent) or replace payloads per
+        recipient (Byzantine behaviour).
         ``senders`` limits it to those agents (None: every sender); sends of other agents skip
         it, which keeps :meth:`broadcast_many` vectorized for them.
         """
@@ -233,19 +265,49 @@ class Network:
         if fn is not None and not callable(fn):
             raise ConfigError("is_up", fn, "None or a callable(dsts) -> bool array")
         self._is_up = fn
+        self._delivery.is_up = fn
+
+    def links_up(self) -> tuple[np.ndarray, np.ndarray]:
+        """The topology's directed links that would carry a message now, as (src, dst) int64
+        arrays sorted by src: both ends up (``is_up``) and the link not cut by the link filter
+        (cut links, a partition). Loss is not a state of a link: it strikes per message."""
+        src, dst = self._topology.edges()
+        if self._is_up is not None and src.size:
+            ok = self._receivers_up(src) & self._receivers_up(dst)
+            src, dst = src[ok], dst[ok]
+        if self._link_filter is not None and src.size:
+            ids, sender = np.unique(src, return_inverse=True)
+            allowed = link_verdicts(
+                self._link_filter, self._link_filter_pairwise, ids, sender, src, dst
+            )
+            src, dst = src[allowed], dst[allowed]
+        return src, dst
 
     # -- inboxes -------------------------------------------------------------------------------
 
-    def inbox(self, i: int) -> Inbox:
-        """The inbox of agent ``i``."""
+    def inbox(self, i: int, name: str | None = None) -> Inbox:
+        """The inbox of agent ``i``: the default one, or the one opened as ``name``."""
         i = self._check_agent(i)
+        if name is not None:
+            return Inbox.of(self._mail.store(name), i)
         box = self._inboxes[i]
         if box is None:
             box = self._inboxes[i] = Inbox.of(self._store, i)
         return box
 
-    def drain_many(self, receivers: Sequence[int] | np.ndarray | None = None) -> Drained:
-        """Take every message out of the inboxes of ``receivers`` (distinct ids; None: all agents).
+    def clear_inboxes(self, i: int) -> None:
+        """Empty every inbox of agent ``i`` (the default one and the named ones), detaching
+        waiters; the messages removed stay counted as delivered."""
+        self._mail.clear_agent(self._check_agent(i))
+
+    def drain_many(
+        self,
+        receivers: Sequence[int] | np.ndarray | None = None,
+        *,
+        inbox: str | None = None,
+    ) -> Drained:
+        """Take every message out of the inboxes of ``receivers`` (distinct ids; None: all agents)
+        — their default inboxes, or the ones opened as ``inbox``.
 
         Returns aligned columns ``(receiver, sender, t_delivered, payloads)``: inbox after inbox
         in the order given, oldest message first, exactly the messages that ``inbox(i).drain()``
@@ -260,11 +322,11 @@ class Network:
             ids = self._check_agents("receivers", receivers)
             if ids.size > 1 and np.bincount(ids, minlength=self._n).max() > 1:
                 raise ConfigError("receivers", ids.tolist(), "distinct agent ids")
-        store = self._store
+        store = self._mail.store(inbox)
         rows = store.take(ids)
         payloads = store.payloads(rows)
         if rows.size == 0:
-            kinds = list(self._kinds.values())
+            kinds = [k for k in self._kinds.values() if self._mail.of_kind(k.name) is store]
             if len(kinds) == 1 and kinds[0].shape is not None:
                 payloads = np.empty((0, *kinds[0].shape), dtype=kinds[0].np_dtype)
         return Drained(
@@ -272,6 +334,30 @@ class Network:
             store.column("src", rows),
             store.column("t_delivered", rows),
             payloads,
+        )
+
+    def drain_refs(
+        self, receivers: Sequence[int] | np.ndarray, *, inbox: str | None = None
+    ) -> DrainedRefs:
+        """``drain_many`` without copying payloads: the same messages in the same order, with
+        seq and send time, and each payload as a row of a read-only array (``sources[source[m]]
+        [row[m]]``: recipients of one broadcast share one array). For large payloads (parameter
+        vectors) that a reader combines with one product per source array."""
+        ids = self._check_agents("receivers", receivers)
+        if ids.size > 1 and np.bincount(ids, minlength=self._n).max() > 1:
+            raise ConfigError("receivers", ids.tolist(), "distinct agent ids")
+        store = self._mail.store(inbox)
+        rows = store.take(ids)
+        sources, source, row = store.payload_refs(rows)
+        return DrainedRefs(
+            store.column("recv", rows),
+            store.column("src", rows),
+            store.column("seq", rows),
+            store.column("t_sent", rows),
+            store.column("t_delivered", rows),
+            sources,
+            source,
+            row,
         )
 
     # -- sending -------------------------------------------------------------------------------
@@ -319,6 +405,8 @@ class Network:
         kind: str,
         payloads: np.ndarray,
         size: int | None = None,
+        *,
+        copy: bool = True,
     ) -> int:
         """Many senders broadcast at this instant, each to its current topology neighbours.
 
@@ -327,6 +415,10 @@ class Network:
         ``broadcast(srcs[1], ...)``, ... in that order: same messages and sequence numbers, same
         random draws, same fates, same deliveries. ``srcs`` may repeat a sender (its later
         broadcasts queue behind the earlier ones). Returns the number of messages sent.
+
+        The stack is snapshotted (copied, read-only); ``copy=False`` hands a numeric stack over
+        instead: it becomes the snapshot itself (made read-only), for a caller that built it for
+        this call and keeps no writable reference (the learning rounds' parameter vectors).
         """
         ids = self._check_agents("srcs", srcs)
         self._check_kind_and_size(kind, size)
@@ -339,7 +431,7 @@ class Network:
         if payloads.shape[0] != ids.size:
             raise ConfigError("payloads", payloads.shape, f"one row per sender ({ids.size})")
         kind_spec = self._kinds.get(kind)
-        block, row_entry, row_reason, row_size = payload_rows(kind_spec, payloads, size)
+        block, row_entry, row_reason, row_size = payload_rows(kind_spec, payloads, size, copy)
         sender, dsts = neighbour_pairs(self._topology, ids)
         entries, reasons, sizes = row_entry[sender], row_reason[sender], row_size[sender]
         if self._outgoing is not None:
@@ -349,7 +441,7 @@ class Network:
             if filtered.any():
                 rows = PayloadRows(block, row_entry, row_reason, row_size, kind_spec, size)
                 sender, dsts, entries, reasons, sizes = filter_pairs(
-                    ids, filtered, sender, dsts, rows, self._apply_outgoing
+                    ids, filtered, sender, dsts, rows, partial(self._apply_outgoing, kind)
                 )
         return self._transmit(kind, block, ids, sender, dsts, sizes, entries, reasons)
 
@@ -384,15 +476,18 @@ class Network:
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
             raise ConfigError("size", size, "None or an integer >= 0 (bytes)")
 
-    def _apply_outgoing(self, src: int, dsts: np.ndarray, offered: list) -> tuple[np.ndarray, list]:
-        """Run the outgoing filter for one sender; counts the omitted recipients."""
+    def _apply_outgoing(
+        self, kind: str, src: int, dsts: np.ndarray, offered: list
+    ) -> tuple[np.ndarray, list]:
+        """Run the outgoing filter for one sender's send of ``kind``; counts the omitted
+        recipients."""
         assert self._outgoing is not None
-        kept, kept_payloads = self._outgoing(src, dsts.copy(), offered)
+        kept, kept_payloads = self._outgoing(src, dsts.copy(), offered, kind)
         kept = self._check_recipients(kept)
         payloads = list(kept_payloads)
         if len(payloads) != kept.size:
             raise ConfigError("outgoing_filter", len(payloads), "one payload per kept recipient")
-        self._ledger.omitted(dsts.size - kept.size)
+        self._ledger.omitted(dsts.size - kept.size, kind)
         return kept, payloads
 
     def _send(
@@ -419,7 +514,7 @@ class Network:
         mask = self._outgoing_senders
         if self._outgoing is not None and (mask is None or mask[src]):
             offered = payloads if per_recipient else [payload] * dsts.size
-            dsts, payloads = self._apply_outgoing(src, dsts, offered)
+            dsts, payloads = self._apply_outgoing(kind, src, dsts, offered)
             per_recipient = True
         m = dsts.size
         if m == 0:
@@ -497,101 +592,6 @@ class Network:
         out[hit] = self._ov_model[pos[hit]]
         return out
 
-    # -- delivery ------------------------------------------------------------------------------
-
-    def _deliver(self, a: Arrivals) -> None:
-        """Deliver the messages of one delivery key (in arrival order) at the current time:
-        receivers that are down drop them, invalid payloads are rejected, the rest arrive."""
-        now = float(self._env.now)
-        up = None if self._is_up is None else self._receivers_up(a.dst)
-        every_up = up is None or bool(up.all())
-        if every_up and not a.reason.any():  # the common case: every message arrives
-            self._arrive(now, a, _NO_SEQS, _NO_SEQS, _NO_REASONS)
-            return
-        crashed = _NO_SEQS
-        bad = a.reason != OK
-        ok = ~bad
-        if not every_up:
-            assert up is not None
-            crashed = a.seq[~up]
-            bad &= up
-            ok &= up
-        rejected, reasons = a.seq[bad], a.reason[bad]
-        if not ok.all():
-            a = a.take(np.flatnonzero(ok))
-        self._arrive(now, a, crashed, rejected, reasons)
-
-    def _deliver_one(self, a: Arrival) -> None:
-        """``_deliver`` for a key with a single message, in scalar steps."""
-        now = float(self._env.now)
-        ledger = self._ledger
-        if self._is_up is not None and not self._receivers_up(np.array([a.dst]))[0]:
-            ledger.settle_one(now, a.seq, "crash")
-            return
-        if a.reason != OK:
-            ledger.settle_one(now, a.seq, "invalid", reason=a.reason)
-            return
-        store, call = self._store, a.call
-        entered, evicted = store.put_one(
-            now,
-            a.dst,
-            a.seq,
-            a.src,
-            call.t_sent,
-            a.size,
-            a.attempts,
-            store.kind_code(call.kind),
-            call.block,
-            a.entry,
-        )
-        if not entered:
-            ledger.settle_one(now, a.seq, "inbox")
-            return
-        out = int(store.value("seq", evicted)) if evicted >= 0 else -1
-        ledger.settle_one(now, a.seq, "arrived", latency=now - call.t_sent, evicted=out)
-
-    def _receivers_up(self, dsts: np.ndarray) -> np.ndarray:
-        assert self._is_up is not None
-        up = np.asarray(self._is_up(dsts.copy()), dtype=bool).ravel()
-        if up.shape != dsts.shape:
-            raise ConfigError("is_up", up.shape, f"a bool array of shape [{dsts.size}]")
-        return up
-
-    def _arrive(
-        self,
-        now: float,
-        a: Arrivals,
-        crashed: np.ndarray,
-        rejected: np.ndarray,
-        reasons: np.ndarray,
-    ) -> None:
-        """Put the checked messages ``a`` into inboxes and settle every outcome of the key."""
-        refused = evicted = arrived = latency = _NO_SEQS
-        if a.seq.size:
-            store = self._store
-            if len(a.calls) == 1:
-                call = a.calls[0]
-                kinds = np.full(a.seq.size, store.kind_code(call.kind), dtype=np.int64)
-                t_sent = np.full(a.seq.size, call.t_sent)
-            else:
-                kinds = np.array([store.kind_code(c.kind) for c in a.calls], dtype=np.int64)
-                kinds = kinds[a.call]
-                t_sent = np.array([c.t_sent for c in a.calls], dtype=np.float64)[a.call]
-            batch = Incoming(
-                a.dst, a.seq, a.src, t_sent, a.size, a.attempts, kinds, a.call, a.entry
-            )
-            entered, evicted_rows, evicted_new = store.arrive(
-                now, batch, [c.block for c in a.calls]
-            )
-            arrived = a.seq
-            if entered is not None:
-                refused, arrived, t_sent = a.seq[~entered], a.seq[entered], t_sent[entered]
-            latency = now - t_sent
-            evicted = a.seq[evicted_new] if evicted_new.size else _NO_SEQS
-            if evicted_rows.size:
-                evicted = np.concatenate([store.column("seq", evicted_rows), evicted])
-        self._ledger.settle(now, crashed, rejected, reasons, refused, arrived, latency, evicted)
-
     # -- accounting and episodes ---------------------------------------------------------------
 
     def stats(self) -> dict[str, float | int]:
@@ -603,6 +603,16 @@ class Network:
         arrivals into inboxes.
         """
         return self._ledger.stats()
+
+    def stats_by_kind(self) -> list[dict[str, float | int | str]]:
+        """The counters of :meth:`stats` split by message kind since the last reset: one dict per
+        kind sent (in order of first send) with ``kind``, ``sent``, ``delivered``, every
+        ``dropped_*``, ``rejected_invalid``, ``retransmissions``, ``omitted``, ``in_flight``,
+        ``bytes_sent``, ``bytes_delivered`` and ``latency_mean``; the invariant of ``stats``
+        holds for each. ``bytes_delivered`` counts the bytes of the messages counted in
+        ``delivered``."""
+        ledger = self._ledger
+        return ledger.kinds.rows(ledger.totals())
 
     def rejections(self) -> dict[str, int]:
         """Rejected messages by reason code (see messages.REJECT_REASONS)."""
@@ -624,12 +634,17 @@ class Network:
         Messages still in flight, and messages waiting in inboxes, are carried into the new window
         (as sent, and as delivered for the latter) so that the invariant holds in every window.
         """
-        self._ledger.restart(self._next_seq, self._inflight.seqs(), self._store.resident_seqs())
+        seqs, kinds, sizes = self._inflight.pending()
+        resident = [store.resident() for store in self._mail.stores()]
+        r_seqs, r_kinds, r_sizes = (np.concatenate(col) for col in zip(*resident))
+        carried = Carried(seqs, kinds, sizes, r_seqs, r_kinds, r_sizes)
+        self._ledger.restart(self._next_seq, carried)
 
     def drop_pending(self) -> int:
         """Discard every message in flight (counted as dropped_pending); returns how many."""
+        _, kinds, _ = self._inflight.pending()
         seqs = self._inflight.clear()
-        self._ledger.dropped(seqs, "pending")
+        self._ledger.dropped(seqs, "pending", kinds)
         return int(seqs.size)
 
     def reset(
@@ -647,10 +662,11 @@ class Network:
         if rng is not None and not isinstance(rng, np.random.Generator):
             raise ConfigError("rng", rng, "a numpy.random.Generator")
         self._inflight.clear()
-        self._store.clear_all()
+        self._mail.clear_all()
         if env is not None:
             self._env = env
             self._inflight.env = env
+            self._delivery.env = env
         if rng is not None:
             self._rng = rng
             self._channel.rng = rng

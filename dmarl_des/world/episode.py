@@ -2,7 +2,8 @@
 
 ``begin`` sets an episode up, in this order: a new ``simpy.Environment`` (time 0), the episode's
 rewards, decision batcher and slots, the original agents all up and honest, the world's
-``reset_episode`` hook, the network (``build_topology``), ``policy.reset``, the world's
+``reset_episode`` hook, the network (``build_topology``; with the learning rounds of an
+exchanging learner in a training episode), ``policy.reset``, the world's
 ``start_processes`` hook, the fault injector, the trace sampler, then every agent asks for its
 first decision (served by the flush at time 0). ``simulate`` runs until the episode ends at the
 first of: the horizon (events at exactly ``T`` are not processed), ``World.terminate`` (a terminal
@@ -30,7 +31,7 @@ from dmarl_des.world.learning import Learning
 from dmarl_des.world.lifecycle import AgentLifecycle
 from dmarl_des.world.network_setup import episode_network
 from dmarl_des.world.rewards import Rewards
-from dmarl_des.world.rows import agent_rows, episode_row, network_row
+from dmarl_des.world.rows import agent_rows, declare_network_tables, episode_row, network_row
 from dmarl_des.world.slots import Slots
 from dmarl_des.world.timed import TimedMacroActions
 from dmarl_des.world.trace import TraceSampler
@@ -101,7 +102,10 @@ class EpisodeRunner:
             self.timed.begin_episode(env, world.batcher.request_many)
         world.action_override = None
         world.reset_episode(episode)
-        world.network = episode_network(world, episode)
+        world.network = episode_network(world, episode, self.learning.exchanger)
+        if world.network is not None:
+            declare_network_tables(world.recorder)
+            self.learning.attach(env, world.network, self.slots.up, scenario.horizon)
         world.policy.reset(None)
         world.start_processes()
         world._start_faults(episode)
@@ -124,6 +128,7 @@ class EpisodeRunner:
         """Close the episode (see the module docstring); returns its `episodes` row."""
         world = self.world
         slots = self.slots
+        rounds = self.learning.end_simulation()
         open_idx = np.flatnonzero(slots.action >= 0)
         if len(open_idx):
             self.transitions.close(
@@ -148,7 +153,9 @@ class EpisodeRunner:
                 agent.down_since = None
         net = world.network
         recorder = world.recorder
-        stats = network_row(recorder, net, world.episode, slots.agent_id) if net else None
+        stats = None
+        if net is not None:
+            stats = network_row(recorder, net, world.episode, slots.agent_id, world.message_kinds)
         row = episode_row(
             episode=world.episode,
             phase=world.phase,
@@ -161,6 +168,7 @@ class EpisodeRunner:
             episode_agents=self.lifecycle.episode_agents,
             net=stats,
             wall=time.perf_counter() - self._wall0,
+            rounds=rounds,
         )
         recorder.add("episodes", **row)
         agent_rows(recorder, world.episode, self.lifecycle.episode_agents, slots)

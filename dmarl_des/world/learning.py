@@ -8,16 +8,24 @@ updates as many times as it says it is ``ready()``; each update is one row of th
 (typed columns per metric; a learner's own metric names, ``train_metrics``, are added as columns at
 its first update).
 In evaluation episodes nothing is handed over and nothing updates.
+
+A learner that exchanges vectors with its neighbours (``dmarl_des.learn.exchange.Exchanging``)
+also gets learning rounds in its training episodes (``dmarl_des.comm.LearningRounds``, one per
+learner over the run): ``attach`` opens its inboxes on the episode's network and schedules the
+rounds; update counts are reported to it after every batch of updates (for rounds every K
+updates).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import polars as pl
 
+from dmarl_des.comm import LearningRounds, exchanging
 from dmarl_des.learn.protocol import DecisionEpoch, Learner, Policy, TransitionBatch
 from dmarl_des.log import Recorder
 from dmarl_des.log.schema import train_row
@@ -43,6 +51,14 @@ class Learning:
         self._clock: Callable[[], float] = lambda: 0.0
         self._epoch_time = 0.0
         self._epoch_action = np.zeros(0, dtype=np.int64)
+        self.rounds: LearningRounds | None = None
+        """The learning rounds of the exchanging learner (kept over the run), else None."""
+        self.exchanger = False
+        """True when the policy is an exchanging learner: every episode has a network (even in a
+        world without message kinds; faults on messages then apply to its learning traffic)."""
+        self.exchanging = False
+        """True in a training episode of an exchanging learner: the episode has learning
+        traffic (rounds)."""
 
     def begin_episode(
         self, policy: Policy, phase: str, episode: int, clock: Callable[[], float]
@@ -55,6 +71,16 @@ class Learning:
         self._clock = clock
         self._epoch_time = 0.0
         self._epoch_action = np.full(self.slots.n, -1, dtype=np.int64)
+        self.exchanger = exchanging(policy)
+        self.exchanging = training and self.exchanger
+        if self.exchanging and (self.rounds is None or self.rounds.learner is not policy):
+            self.rounds = LearningRounds(policy, self.recorder)
+
+    def attach(self, env: Any, network: Any, up: np.ndarray, horizon: float) -> None:
+        """Start the episode's learning rounds on its network (exchanging learners only)."""
+        if self.exchanging:
+            assert self.rounds is not None
+            self.rounds.begin_episode(env, network, up, self._episode, horizon)
 
     @property
     def active(self) -> bool:
@@ -115,6 +141,17 @@ class Learning:
                 wall_s=wall,
                 **train_row(metrics, self.recorder.columns("train")),
             )
+            if self.exchanging:
+                assert self.rounds is not None
+                self.rounds.after_updates(self.n_updates)
+
+    def end_simulation(self) -> int:
+        """The episode's simulation is over: no more rounds in it; returns how many it had."""
+        if not self.exchanging:
+            return 0
+        assert self.rounds is not None
+        self.rounds.end_episode()
+        return self.rounds.episode_rounds
 
     def end_episode(self, episode: int) -> None:
         """The episode is over: the learner's end-of-episode step, then its updates."""

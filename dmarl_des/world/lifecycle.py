@@ -7,7 +7,7 @@ Every change happens at the instant it is called (usually from a fault event, pr
   decision request is withdrawn and its running macro-action is cut now (``done=True``, observed
   now); an agent run as a process is interrupted and cuts it when the interrupt reaches it, at
   the same instant. Returns False when the agent was already down.
-* **recover** — downtime is added up, the slot comes up with an empty inbox, the policy forgets
+* **recover** — downtime is added up, the slot comes up with empty inboxes, the policy forgets
   the agent's memory (and its parameters with ``reset_params``), the world's
   ``reset_agent_state`` hook runs, and the agent asks for a decision, served at this instant's
   flush.
@@ -149,7 +149,7 @@ class AgentLifecycle:
         idx = agent.idx
         self.slots.up[idx] = True
         if world.network is not None:
-            world.network.inbox(idx).clear()
+            world.network.clear_inboxes(idx)
         world.policy.reset(np.array([idx], dtype=np.int64))
 
     def recover(self, idx: int, *, reset_params: bool = False) -> bool:

@@ -68,11 +68,11 @@ def static_topology(
     raise ConfigError("net.topology.kind", t.kind, "a graph kind this world can use")
 
 
-def episode_network(world: Any, episode: int) -> Network | None:
-    """The network of one episode of ``world`` (None for a world without message kinds): its
-    ``build_topology`` hook, the scenario's link model, the ``net`` stream of the episode, and
-    delivery only to slots that are up."""
-    if not world.message_kinds:
+def episode_network(world: Any, episode: int, learning: bool = False) -> Network | None:
+    """The network of one episode of ``world`` (None for a world without message kinds, unless
+    ``learning``: a learner exchanges over it): its ``build_topology`` hook, the scenario's link
+    model, the ``net`` stream of the episode, and delivery only to slots that are up."""
+    if not world.message_kinds and not learning:
         return None
     spec = world.scenario.net
     up = world.up
@@ -83,7 +83,7 @@ def episode_network(world: Any, episode: int) -> Network | None:
         world.streams.fresh("net", episode),
         resolution=spec.resolution,
         inbox_limit=spec.inbox_limit,
-        kinds=world.message_kinds,
+        kinds=dict(world.message_kinds),
         is_up=lambda dsts: up[dsts],
         positions=world.agent_positions if spec.delay.model == "distance" else None,
         trace=world.scenario.record.messages,

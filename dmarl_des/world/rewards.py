@@ -38,11 +38,17 @@ from dmarl_des.world.slots import Slots
 
 
 class Rewards:
-    """The team's ledger, the agents' own ledgers and how far transitions were squeezed."""
+    """The team's ledger, the agents' own ledgers and how far transitions were squeezed.
+
+    ``pooled`` holds every own reward once per agent it was given to (an agent's own reward of
+    ``r`` given to ``k`` agents adds ``k · r``): the team earned the team's rewards plus the pooled
+    ones, and its average reward is ``team + pooled / N`` (N slots).
+    """
 
     def __init__(self) -> None:
         self.team = RewardLedger()
         self.own: dict[int, RewardLedger] = {}
+        self.pooled = RewardLedger()
         self.squeezed_until = 0.0
         """Latest end ``t1`` of a squeezed transition this episode: stamps before it are closed."""
         self.ending = False
@@ -52,6 +58,7 @@ class Rewards:
         """Forget the episode's rewards."""
         self.team.clear()
         self.own.clear()
+        self.pooled.clear()
         self.squeezed_until = 0.0
         self.ending = False
 
@@ -77,11 +84,34 @@ class Rewards:
         if slots is None:
             self.team.add(float(amount), stamp)
             return
+        count = 0
         for i in slots:
             ledger = self.own.get(i)
             if ledger is None:
                 ledger = self.own[i] = RewardLedger(16)
             ledger.add(float(amount), stamp)
+            count += 1
+        if count:
+            self.pooled.add(float(amount) * count, stamp)
+
+    def total(self) -> float:
+        """Σ r of the episode: the team's rewards and every agent's own."""
+        return self.team.total() + self.pooled.total()
+
+    def discounted_total(self, gamma: float) -> float:
+        """Σ γ^s r_s from t = 0 over the team's rewards and every agent's own."""
+        return self.team.discounted_total(gamma) + self.pooled.discounted_total(gamma)
+
+    def average_windows(
+        self, t0: np.ndarray, t1: np.ndarray, done: np.ndarray, gamma: float, n: int
+    ) -> np.ndarray:
+        """Per row, the team-average reward squeezed over the row's window:
+        Σ γ^(s−t0) (team + pooled / n) — what every agent earned there, averaged over ``n``."""
+        team, _ = self.team.windows(t0, t1, gamma, done)
+        if len(self.pooled):
+            pooled, _ = self.pooled.windows(t0, t1, gamma, done)
+            team = team + pooled / n
+        return team
 
     def windows(
         self,

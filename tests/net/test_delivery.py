@@ -140,7 +140,7 @@ def test_receiver_liveness_is_checked_at_delivery_time():
 def test_outgoing_filter_omits_and_equivocates():
     env, net = make_network(star(4))
 
-    def byzantine(src, dsts, payloads):
+    def byzantine(src, dsts, payloads, kind):
         keep = dsts != 2  # omission towards agent 2
         lies = [np.full(3, float(d), dtype=np.float32) for d in dsts[keep]]
         return dsts[keep], lies
@@ -153,7 +153,7 @@ def test_outgoing_filter_omits_and_equivocates():
     assert len(net.inbox(2)) == 0
     for j in (1, 3, 4):
         assert net.inbox(j).peek().payload.tolist() == [j, j, j]
-    net.set_outgoing_filter(lambda s, d, p: (d, [np.full(3, np.nan, np.float32)] * d.size))
+    net.set_outgoing_filter(lambda s, d, p, k: (d, [np.full(3, np.nan, np.float32)] * d.size))
     net.broadcast(0, "vec", payload())
     env.run()
     assert net.stats()["rejected_invalid"] == 4

@@ -103,7 +103,7 @@ def test_network_lean_path_matches_the_filtered_path():
     for filtered in (False, True):
         env, net = make_network(ring(40, 4), link, seed=5, resolution=0.1, kinds={"vec": VEC})
         if filtered:
-            net.set_outgoing_filter(lambda src, dsts, payloads: (dsts, payloads))
+            net.set_outgoing_filter(lambda src, dsts, payloads, kind: (dsts, payloads))
             net.set_link_filter(lambda src, dsts: np.ones(dsts.size, dtype=bool))
         rng = np.random.default_rng(2)
         drained = []

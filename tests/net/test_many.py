@@ -72,7 +72,7 @@ def build(link, resolution, seed, *, many_filters, inbox_limit=4, policy="drop_o
         is_up=lambda d: ~down["mask"][d],
     )
 
-    def liar(src, dsts, payloads):
+    def liar(src, dsts, payloads, kind):
         keep = dsts % 4 != 1  # omission
         lies = [
             np.full(3, -float(d), np.float32) if d % 3 == 0 else p for d, p in zip(dsts, payloads)
@@ -149,7 +149,7 @@ def test_outgoing_filter_applies_only_to_its_senders():
     _, net = make_network(complete(4))
     calls = []
 
-    def spy(src, dsts, payloads):
+    def spy(src, dsts, payloads, kind):
         calls.append(src)
         return dsts, payloads
 

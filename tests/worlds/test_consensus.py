@@ -359,7 +359,7 @@ class _OneLiar(ConsensusWorld):
         super().start_processes()
         self.sim_agents[0].role = "byzantine"
         self.network.set_outgoing_filter(
-            lambda src, dsts, payloads: (
+            lambda src, dsts, payloads, kind: (
                 dsts,
                 [np.array([100.0]) if src == 0 else p for p in payloads],
             )
