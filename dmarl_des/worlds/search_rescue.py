@@ -104,8 +104,8 @@ class SearchRescueParams(WorldParams):
     reward_searched: Real = Field(
         0.0, ge=0.0, description="shaping: reward per newly searched share of the area (0: off)"
     )
-    credit: Literal["team", "individual"] = Field(
-        "team", description="team: rewards are the team's; individual: the detecting UAV's own"
+    reward_scope: Literal["team", "private"] = Field(
+        "team", description="team: rewards are the team's; private: the detecting UAV's own"
     )
     scripted: Literal["frontier", "lawnmower", "random_tracks"] = "frontier"
     stop_when_confirmed: bool = Field(True, description="end (terminal) when all are confirmed")

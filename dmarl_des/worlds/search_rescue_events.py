@@ -6,10 +6,10 @@ instant) the targets are moved to now and every UAV that is up glimpses (``Scann
 target detected at this scan: if nobody had found it, the nearest detecting UAV (ties: the lowest
 slot) finds it; if it is found but not confirmed, the nearest detecting UAV other than its finder
 confirms it — at the same scan as the find, too, when two UAVs see it at once. Each find and each
-confirmation is one row of the `detections` table and one reward (the team's, or with ``credit =
-individual`` the detecting UAV's own), stamped just before the scan's instant so that it belongs
-to the macro-actions that brought the UAVs there (they are running up to this instant; the ones
-chosen at it do not own it).
+confirmation is one row of the `detections` table and one reward (the team's, or with
+``reward_scope = private`` the detecting UAV's own), stamped just before the scan's instant so
+that it belongs to the macro-actions that brought the UAVs there (they are running up to this
+instant; the ones chosen at it do not own it).
 """
 
 from __future__ import annotations
@@ -67,10 +67,11 @@ def scan(world: Any) -> None:
 
 def _reward(world: Any, finders: np.ndarray, confirmers: np.ndarray) -> None:
     """Rewards of a scan's finds and confirmations: the team's, or each detecting UAV's own
-    (``credit``); stamped just before now (earned by the macro-actions that brought them here)."""
+    (``reward_scope``); stamped just before now (earned by the macro-actions that brought them
+    here)."""
     p = world.params
     stamp = math.nextafter(world.now, -math.inf)
-    if p.credit == "team":
+    if p.reward_scope == "team":
         amount = len(finders) * p.reward_found + len(confirmers) * p.reward_confirmed
         if amount:
             world.give_reward(amount, stamp=stamp)
@@ -83,15 +84,15 @@ def _reward(world: Any, finders: np.ndarray, confirmers: np.ndarray) -> None:
 def reward_search(world: Any, arriving: np.ndarray, dests: np.ndarray) -> None:
     """Shaping (``reward_searched`` > 0), from ``end_many``: each arrival senses the footprint of
     its point on the ground-truth map (``CoverageGrid``) and earns ``reward_searched`` times the
-    share of the area newly searched — the team's, or the UAV's own (``credit``); it belongs to
-    the arriving flight."""
+    share of the area newly searched — the team's, or the UAV's own (``reward_scope``); it belongs
+    to the arriving flight."""
     p, grid = world.params, world.searched
     value = p.reward_searched / grid.n_cells
     total = 0.0
     for i, (x, y) in zip(arriving.tolist(), dests.tolist(), strict=True):
         new, _ = grid.sense(x, y)
-        if new and p.credit == "individual":
+        if new and p.reward_scope == "private":
             world.give_reward(new * value, agents=[world.sim_agents[i]])
         total += new * value
-    if total and p.credit == "team":
+    if total and p.reward_scope == "team":
         world.give_reward(total)

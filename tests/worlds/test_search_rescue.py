@@ -118,6 +118,27 @@ def test_a_find_is_announced_and_confirmed_by_a_second_uav():
     assert obs[REPORT] == pytest.approx([0.0, (53.5 - 90) / 100.0], abs=1e-6)  # / 2·radio range
 
 
+def test_private_rewards_pay_only_the_detecting_uav():
+    # the flights of the test above: UAV 0 finds at t = 1.7, UAV 1 confirms at t = 5.2. Team
+    # scope: UAV 1's hover running at t = 1.7 earns the find too; private: only the finder does.
+    plans = {0: [E] * 5, 1: "confirm"}
+    hover_reward, returns = {}, {}
+    for scope in ("team", "private"):
+        world = _placed([(30, 50), (50, 90)], [(50, 53.5)], plans, **{"world.reward_scope": scope})
+        row = world.run_episode(0, "eval")
+        tr = world.recorder.frame("transitions").filter(pl.col("agent_id") == 1)
+        hover = tr.filter((pl.col("t_start") < 1.7) & (pl.col("t_end") >= 1.7))
+        hover_reward[scope] = hover["reward"].sum()
+        returns[scope] = row["team_return"]
+        if scope == "private":
+            agents = world.recorder.frame("agents").sort("agent_id")["return"].to_list()
+            assert agents == [1.0, 1.0]
+            confirm = tr.filter(pl.col("action") == CONFIRM).row(0, named=True)
+            assert confirm["reward"] == pytest.approx(GAMMA ** (5.2 - 2.0))
+    assert returns == {"team": 2.0, "private": 2.0}  # the UAVs' own rewards count in it
+    assert hover_reward["team"] > 0.0 and hover_reward["private"] == 0.0
+
+
 def test_without_the_radio_nobody_confirms():
     world = _placed(
         [(30, 50), (50, 90)],
