@@ -268,6 +268,19 @@ def test_arrays_and_processes_give_identical_tables():
     )
 
 
+def test_robots_stopped_as_their_macro_action_ends_are_cut_alike_in_processes():
+    # crashes at 4 and 5 stop robots at an instant where their macro-actions end: the ended
+    # macro-action waits for the decision that would close it, and must be cut there by agents
+    # run as processes as by agents kept in arrays (same transitions and returns)
+    for at in (4.0, 5.0):
+        faults = {"faults.crash.fraction": 0.5, "faults.crash.start": "at", "faults.crash.at": at}
+        arrays = _tables(False, horizon=60, **faults)
+        procs = _tables(True, horizon=60, **faults)
+        assert arrays["transitions"].height > 20
+        for name in ("agents", "transitions", "episodes"):
+            assert arrays[name].equals(procs[name]), (at, name)
+
+
 @pytest.mark.slow
 def test_lost_messages_cost_claims_and_fetches():
     def counts(p):
