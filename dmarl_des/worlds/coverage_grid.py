@@ -105,14 +105,11 @@ class CoverageGrid:
         pad = self._pad
         idx = ((cell[:, 0] + pad) * self._width + (cell[:, 1] + pad))[:, None] + self._stencil
         flat = idx.ravel()  # point after point, each footprint's cells distinct
-        inside = self._inside[flat]
-        fresh = np.flatnonzero(inside & (self._visits[flat] == 0))
-        new = np.zeros(a, dtype=np.int64)
-        if fresh.size:
-            _, first = np.unique(flat[fresh], return_index=True)
-            new = np.bincount(fresh[first] // idx.shape[1], minlength=a)
-        sensed = inside.reshape(a, -1).sum(axis=1)
-        np.add.at(self._visits, flat, 1)
+        cells, first, counts = np.unique(flat, return_index=True, return_counts=True)
+        fresh = self._inside[cells] & (self._visits[cells] == 0)
+        new = np.bincount(first[fresh] // idx.shape[1], minlength=a)
+        sensed = self._inside[flat].reshape(a, -1).sum(axis=1)
+        self._visits[cells] += counts.astype(self._visits.dtype)
         self.covered += int(new.sum())
         return new, sensed
 
