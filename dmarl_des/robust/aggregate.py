@@ -9,6 +9,7 @@ from typing import Any
 
 from dmarl_des.errors import ConfigError
 from dmarl_des.robust.clipped_gossip import ClippedGossip
+from dmarl_des.robust.clipped_mean import ClippedMean
 from dmarl_des.robust.coordinatewise import Median, TrimmedMean
 from dmarl_des.robust.krum import Krum
 from dmarl_des.robust.mean import Mean
@@ -17,7 +18,10 @@ from dmarl_des.robust.rule import AggregationRule
 from dmarl_des.robust.wmsr import WMSR
 
 RULES: Mapping[str, type[AggregationRule]] = MappingProxyType(
-    {rule.name: rule for rule in (Mean, Median, TrimmedMean, WMSR, Krum, ClippedGossip)}
+    {
+        rule.name: rule
+        for rule in (Mean, Median, TrimmedMean, WMSR, Krum, ClippedGossip, ClippedMean)
+    }
 )
 """Every aggregation rule by its name."""
 
