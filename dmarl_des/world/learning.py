@@ -14,10 +14,17 @@ also gets learning rounds in its training episodes (``dmarl_des.comm.LearningRou
 learner over the run): ``attach`` opens its inboxes on the episode's network and schedules the
 rounds; update counts are reported to it after every batch of updates (for rounds every K
 updates).
+
+Learning adversaries (``faults.byzantine.learning``, set by the fault injector through
+``adversary``) change what a Byzantine agent learns in training episodes: a ``greedy`` agent
+never combines at a round (it keeps learning from its own reward and still sends); a
+``faulty`` one neither combines nor gets its transitions handed to the learner, so its
+per-agent parameters stay as they were at the strike (and it keeps sending them).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +33,7 @@ import numpy as np
 import polars as pl
 
 from dmarl_des.comm import LearningRounds, exchanging
+from dmarl_des.errors import ConfigError
 from dmarl_des.learn.protocol import DecisionEpoch, Learner, Policy, TransitionBatch
 from dmarl_des.log import Recorder
 from dmarl_des.log.schema import train_row
@@ -56,6 +64,10 @@ class Learning:
         self.exchanging = False
         """True in a training episode of an exchanging learner: the episode has learning
         traffic (and a network, even in a world without message kinds)."""
+        self.abstain = np.zeros(slots.n, dtype=bool)
+        """[N] agents that do not combine at rounds this episode (greedy and faulty ones)."""
+        self.frozen = np.zeros(slots.n, dtype=bool)
+        """[N] agents whose transitions are withheld from the learner this episode (faulty)."""
 
     def begin_episode(
         self, policy: Policy, phase: str, episode: int, clock: Callable[[], float]
@@ -69,6 +81,8 @@ class Learning:
         self._epoch_time = 0.0
         self._epoch_action = np.full(self.slots.n, -1, dtype=np.int64)
         self.exchanging = training and exchanging(policy)
+        self.abstain = np.zeros(self.slots.n, dtype=bool)
+        self.frozen = np.zeros(self.slots.n, dtype=bool)
         if self.exchanging and (self.rounds is None or self.rounds.learner is not policy):
             self.rounds = LearningRounds(policy, self.recorder)
 
@@ -76,16 +90,33 @@ class Learning:
         """Start the episode's learning rounds on its network (exchanging learners only)."""
         if self.exchanging:
             assert self.rounds is not None
-            self.rounds.begin_episode(env, network, up, self._episode, horizon)
+            self.rounds.begin_episode(
+                env, network, up, self._episode, horizon, abstain=self.abstain
+            )
 
     @property
     def active(self) -> bool:
         """True when the episode has a learner (so transitions must be built in full)."""
         return self.learner is not None
 
+    def adversary(self, idx: int, mode: str) -> None:
+        """Agent ``idx`` learns as ``mode`` says from now on, this episode (``greedy``:
+        never combines; ``faulty``: never combines, its transitions are withheld)."""
+        if mode not in ("greedy", "faulty"):
+            raise ConfigError("faults.byzantine.learning", mode, "greedy | faulty")
+        self.abstain[idx] = True
+        if mode == "faulty":
+            self.frozen[idx] = True
+
     def observe(self, batch: TransitionBatch) -> None:
         """Hand squeezed transitions to the learner, then update while it is ready."""
         assert self.learner is not None
+        if self.frozen.any():
+            keep = ~self.frozen[batch.agent_idx]
+            if not keep.all():
+                batch = _rows(batch, keep)
+            if not len(batch):
+                return
         self.learner.observe(batch)
         self.maybe_update()
 
@@ -154,3 +185,11 @@ class Learning:
         if self.learner is not None:
             self.learner.end_episode(episode)
             self.maybe_update()
+
+
+def _rows(batch: TransitionBatch, keep: np.ndarray) -> TransitionBatch:
+    """The rows ``keep`` of a transition batch."""
+    values = {f.name: getattr(batch, f.name) for f in dataclasses.fields(batch)}
+    return TransitionBatch(
+        **{k: v[keep] if isinstance(v, np.ndarray) else v for k, v in values.items()}
+    )
