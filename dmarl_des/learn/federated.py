@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from dmarl_des.bounds import Count, Period
+from dmarl_des.bounds import Count, Period, Real
 from dmarl_des.errors import ConfigError
 from dmarl_des.learn.networks import AgentNet
 from dmarl_des.robust import RULES, AggregationRule, make_aggregator
@@ -36,6 +36,7 @@ __all__ = [
     "ClientSelection",
     "FederatedConfig",
     "aggregation_rule",
+    "check_federated",
     "federated_blocks",
     "server_aggregate",
 ]
@@ -49,8 +50,9 @@ class FederatedConfig(BaseModel):
     uploads). ``select`` / ``fraction``: which clients upload at a round (``SELECTIONS``).
     ``rule`` / ``f``: the aggregation (``f`` is wmsr's and krum's f, trimmed_mean's b,
     clipped_mean's h). ``window``: the upload deadline after the round's start, and again the
-    download deadline after the aggregation (0: the same instant). ``blocks``: which blocks
-    (empty: the learner's default ones, see ``BLOCK_PATHS``).
+    download deadline after the aggregation (0: the same instant). ``bound``: the messages'
+    value bound. ``blocks``: which blocks (empty: the learner's default ones, see
+    ``BLOCK_PATHS``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -65,6 +67,7 @@ class FederatedConfig(BaseModel):
         1, ge=0, description="f of wmsr and krum, b of trimmed_mean, h of clipped_mean"
     )
     window: Period = Field(0.0, ge=0.0, description="upload (and download) deadline")
+    bound: Real = Field(1e3, gt=0.0, description="largest parameter magnitude a receiver accepts")
     blocks: tuple[str, ...] = ()
 
     @field_validator("rule")
@@ -77,11 +80,7 @@ class FederatedConfig(BaseModel):
     @model_validator(mode="after")
     def _one_cadence(self) -> FederatedConfig:
         if self.every > 0 and self.period > 0:
-            raise ConfigError(
-                "learner.federated.every",
-                (self.every, self.period),
-                "at most one of every > 0 (K updates) and period > 0 (Δt)",
-            )
+            raise ValueError("at most one of every > 0 (K updates) and period > 0 (Δt)")
         return self
 
     @property
@@ -124,21 +123,26 @@ def _attribute(obj: Any, path: str) -> Any:
 
 def federated_blocks(learner: Any, names: tuple[str, ...] = ()) -> dict[str, AgentNet]:
     """The blocks of ``learner`` named ``names`` (empty: its defaults), each a stacked net with
-    one parameter row per agent; ConfigError for a learner without such blocks."""
+    one parameter row per agent; ConfigError for a learner without such blocks. A learner
+    declares them with a method ``federated_blocks() -> {name: AgentNet}`` (its defaults first),
+    or is one of ``BLOCK_PATHS``."""
     kind = getattr(getattr(learner, "config", None), "name", None)
+    declared = getattr(learner, "federated_blocks", None)
     paths = BLOCK_PATHS.get(kind)
-    if paths is None:
+    if callable(declared):
+        present = dict(declared())
+    elif paths is not None:
+        present = {
+            b: net
+            for b, path in paths.items()
+            if isinstance(net := _attribute(learner, path), AgentNet)
+        }
+    else:
         raise ConfigError(
             "learner.federated", kind, f"a learner with per-agent blocks: {', '.join(BLOCK_PATHS)}"
         )
-    present = {
-        b: net
-        for b, path in paths.items()
-        if isinstance(net := _attribute(learner, path), AgentNet)
-    }
     if not names:
-        defaults = [b for b in present if b != "actor"] or list(present)
-        names = tuple(defaults)
+        names = tuple([b for b in present if b != "actor"][:2] or list(present)[:1])
     unknown = [b for b in names if b not in present]
     if unknown:
         raise ConfigError(
@@ -153,6 +157,20 @@ def federated_blocks(learner: Any, names: tuple[str, ...] = ()) -> dict[str, Age
                 f"per_agent: federated rounds average one {b} per agent",
             )
     return {b: present[b] for b in names}
+
+
+def check_federated(learner: Any) -> None:
+    """ConfigError unless a learner's federated rounds (if on) can run: blocks it has, one
+    parameter row per agent, a server among its agents."""
+    config: FederatedConfig = learner.config.federated
+    if not config.enabled:
+        return
+    federated_blocks(learner, config.blocks)
+    n_agents = int(learner.spec.n_agents)
+    if config.server != "gossip" and not config.server < n_agents:
+        raise ConfigError(
+            "learner.federated.server", config.server, f"an agent id in [0, {n_agents}) or gossip"
+        )
 
 
 # --------------------------------------------------------------------------- client selection

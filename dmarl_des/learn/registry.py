@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from dmarl_des.errors import ConfigError
 from dmarl_des.learn.config import LearnerConfig, LearnerSpec, resolve_device
+from dmarl_des.learn.federated import check_federated
 from dmarl_des.learn.ippo import IPPO, IPPOConfig
 from dmarl_des.learn.iql import IQL, IQLConfig
 from dmarl_des.learn.protocol import Learner
@@ -80,4 +81,6 @@ def make_learner(
         state_dim=int(state_dim),
         groups=None if groups is None else tuple(int(g) for g in np.asarray(groups).reshape(-1)),
     )
-    return _ALGORITHMS[config.name](config, spec, resolve_device(device or config.device))
+    learner = _ALGORITHMS[config.name](config, spec, resolve_device(device or config.device))
+    check_federated(learner)
+    return learner

@@ -14,6 +14,9 @@ also gets learning rounds in its training episodes (``dmarl_des.comm.LearningRou
 learner over the run): ``attach`` opens its inboxes on the episode's network and schedules the
 rounds; update counts are reported to it after every batch of updates (for rounds every K
 updates).
+A learner with ``learner.federated`` rounds gets them likewise
+(``dmarl_des.comm.federated.FederatedRounds``), told which agents' transitions it was handed
+(for data-driven client selection).
 
 Learning adversaries (``faults.byzantine.learning``, set by the fault injector through
 ``adversary``) change what a Byzantine agent learns in training episodes: a ``greedy`` agent
@@ -33,6 +36,7 @@ import numpy as np
 import polars as pl
 
 from dmarl_des.comm import LearningRounds, exchanging
+from dmarl_des.comm.federated import FederatedRounds, federating
 from dmarl_des.errors import ConfigError
 from dmarl_des.learn.protocol import DecisionEpoch, Learner, Policy, TransitionBatch
 from dmarl_des.log import Recorder
@@ -64,6 +68,10 @@ class Learning:
         self.exchanging = False
         """True in a training episode of an exchanging learner: the episode has learning
         traffic (and a network, even in a world without message kinds)."""
+        self.federated: FederatedRounds | None = None
+        """The federated rounds of a learner with ``learner.federated`` on (kept over the run)."""
+        self.federating = False
+        """True in a training episode of such a learner."""
         self.abstain = np.zeros(slots.n, dtype=bool)
         """[N] agents that do not combine at rounds this episode (greedy and faulty ones)."""
         self.frozen = np.zeros(slots.n, dtype=bool)
@@ -80,19 +88,29 @@ class Learning:
         self._clock = clock
         self._epoch_time = 0.0
         self._epoch_action = np.full(self.slots.n, -1, dtype=np.int64)
+        self.federating = training and federating(policy)
+        if self.federating and (self.federated is None or self.federated.learner is not policy):
+            self.federated = FederatedRounds(policy, self.recorder)
         self.exchanging = training and exchanging(policy)
         self.abstain = np.zeros(self.slots.n, dtype=bool)
         self.frozen = np.zeros(self.slots.n, dtype=bool)
         if self.exchanging and (self.rounds is None or self.rounds.learner is not policy):
             self.rounds = LearningRounds(policy, self.recorder)
+        self.exchanging = self.exchanging or self.federating
 
     def attach(self, env: Any, network: Any, up: np.ndarray, horizon: float) -> None:
         """Start the episode's learning rounds on its network (exchanging learners only)."""
-        if self.exchanging:
-            assert self.rounds is not None
-            self.rounds.begin_episode(
-                env, network, up, self._episode, horizon, abstain=self.abstain
-            )
+        for rounds in self._all_rounds():
+            rounds.begin_episode(env, network, up, self._episode, horizon, abstain=self.abstain)
+
+    def _all_rounds(self) -> list[LearningRounds | FederatedRounds]:
+        """The rounds of this episode (exchanges, federated), none outside training."""
+        out: list[LearningRounds | FederatedRounds] = []
+        if self.exchanging and self.rounds is not None and self.rounds.learner is self.learner:
+            out.append(self.rounds)
+        if self.federating and self.federated is not None:
+            out.append(self.federated)
+        return out
 
     @property
     def active(self) -> bool:
@@ -118,6 +136,9 @@ class Learning:
             if not len(batch):
                 return
         self.learner.observe(batch)
+        if self.federating:
+            assert self.federated is not None
+            self.federated.saw(batch.agent_idx)
         self.maybe_update()
 
     def epoch(self, deciding: np.ndarray, state: np.ndarray, *, done: bool, terminal: bool) -> None:
@@ -168,17 +189,16 @@ class Learning:
                 wall_s=wall,
                 **train_row(metrics, self.recorder.columns("train")),
             )
-            if self.exchanging:
-                assert self.rounds is not None
-                self.rounds.after_updates(self.n_updates)
+            for rounds in self._all_rounds():
+                rounds.after_updates(self.n_updates)
 
     def end_simulation(self) -> int:
         """The episode's simulation is over: no more rounds in it; returns how many it had."""
-        if not self.exchanging:
-            return 0
-        assert self.rounds is not None
-        self.rounds.end_episode()
-        return self.rounds.episode_rounds
+        total = 0
+        for rounds in self._all_rounds():
+            rounds.end_episode()
+            total += rounds.episode_rounds
+        return total
 
     def end_episode(self, episode: int) -> None:
         """The episode is over: the learner's end-of-episode step, then its updates."""
