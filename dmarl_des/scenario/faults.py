@@ -6,9 +6,7 @@ The defaults describe a run without faults. See docs/faults.md for the semantics
 from __future__ import annotations
 
 import math
-from typing import Literal
-
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     Field,
