@@ -14,17 +14,39 @@ from dmarl_des.learn.config import LearnerConfig, LearnerSpec, resolve_device
 from dmarl_des.learn.federated import check_federated
 from dmarl_des.learn.ippo import IPPO, IPPOConfig
 from dmarl_des.learn.iql import IQL, IQLConfig
+from dmarl_des.learn.networked_ac import (
+    CentralACConfig,
+    IndependentACConfig,
+    NetworkedAC,
+    NetworkedACConfig,
+)
 from dmarl_des.learn.protocol import Learner
 from dmarl_des.learn.qmix import QMIX, QMIXConfig
 from dmarl_des.learn.vdn import VDN, VDNConfig
 
 LEARNERS: Mapping[str, type[LearnerConfig]] = MappingProxyType(
-    {"iql": IQLConfig, "ippo": IPPOConfig, "vdn": VDNConfig, "qmix": QMIXConfig}
+    {
+        "iql": IQLConfig,
+        "ippo": IPPOConfig,
+        "vdn": VDNConfig,
+        "qmix": QMIXConfig,
+        "networked_ac": NetworkedACConfig,
+        "independent_ac": IndependentACConfig,
+        "central_ac": CentralACConfig,
+    }
 )
 """Config class of every built-in learner, by ``learner.name``."""
 
 _ALGORITHMS: Mapping[str, type] = MappingProxyType(
-    {"iql": IQL, "ippo": IPPO, "vdn": VDN, "qmix": QMIX}
+    {
+        "iql": IQL,
+        "ippo": IPPO,
+        "vdn": VDN,
+        "qmix": QMIX,
+        "networked_ac": NetworkedAC,
+        "independent_ac": NetworkedAC,
+        "central_ac": NetworkedAC,
+    }
 )
 
 

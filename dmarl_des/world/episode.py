@@ -102,7 +102,7 @@ class EpisodeRunner:
             self.timed.begin_episode(env, world.batcher.request_many)
         world.action_override = None
         world.reset_episode(episode)
-        world.network = episode_network(world, episode, self.learning.exchanging)
+        world.network = episode_network(world, episode, self.learning.exchanger)
         if world.network is not None:
             declare_network_tables(world.recorder)
             self.learning.attach(env, world.network, self.slots.up, scenario.horizon)

@@ -65,9 +65,13 @@ class Learning:
         self._epoch_action = np.zeros(0, dtype=np.int64)
         self.rounds: LearningRounds | None = None
         """The learning rounds of the exchanging learner (kept over the run), else None."""
+        self.exchanger = False
+        """True when the policy is an exchanging (or federated) learner: every episode has a
+        network (even in a world without message kinds; faults on messages then apply to its
+        learning traffic)."""
         self.exchanging = False
         """True in a training episode of an exchanging learner: the episode has learning
-        traffic (and a network, even in a world without message kinds)."""
+        traffic (rounds, exchanges or federated)."""
         self.federated: FederatedRounds | None = None
         """The federated rounds of a learner with ``learner.federated`` on (kept over the run)."""
         self.federating = False
@@ -91,6 +95,7 @@ class Learning:
         self.federating = training and federating(policy)
         if self.federating and (self.federated is None or self.federated.learner is not policy):
             self.federated = FederatedRounds(policy, self.recorder)
+        self.exchanger = exchanging(policy) or federating(policy)
         self.exchanging = training and exchanging(policy)
         self.abstain = np.zeros(self.slots.n, dtype=bool)
         self.frozen = np.zeros(self.slots.n, dtype=bool)

@@ -15,6 +15,7 @@ WORLD_MODULES = MappingProxyType(
         "box_pushing": "dmarl_des.worlds.box_pushing",
         "consensus": "dmarl_des.worlds.consensus",
         "coverage": "dmarl_des.worlds.coverage",
+        "mutual_aid": "dmarl_des.worlds.mutual_aid",
         "swarm": "dmarl_des.worlds.swarm",
     }
 )
