@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from dmarl_des.bounds import Count, Period, Real
 from dmarl_des.errors import ConfigError
 from dmarl_des.learn.networks import AgentNet
-from dmarl_des.robust import RULES, AggregationRule, make_aggregator
+from dmarl_des.robust import RULES, AggregationRule, counted_rule
 
 __all__ = [
     "BLOCK_PATHS",
@@ -90,15 +90,8 @@ class FederatedConfig(BaseModel):
 
 
 def aggregation_rule(config: FederatedConfig) -> AggregationRule:
-    """The rule of ``config`` with its parameter (Krum keeps the own value when too few arrive)."""
-    params: dict[str, Any] = {
-        "wmsr": {"f": config.f},
-        "krum": {"f": config.f, "too_few": "keep"},
-        "trimmed_mean": {"b": config.f},
-        "clipped_mean": {"h": config.f},
-        "clipped_gossip": {"tau": "auto"},
-    }.get(config.rule, {})
-    return make_aggregator(config.rule, **params)
+    """The rule of ``config`` with ``f`` as its count (``robust.counted_rule``)."""
+    return counted_rule(config.rule, config.f)
 
 
 # --------------------------------------------------------------------------- blocks

@@ -165,8 +165,8 @@ class NetworkedAC:
 
     def __init__(self, config: ActorCriticConfig, spec: LearnerSpec, device: torch.device) -> None:
         self.config, self.spec, self.device = config, spec, device
-        self.mode = {"networked_ac": "consensus", "independent_ac": "none"}.get(
-            config.name, "central"
+        self.mode = {"independent_ac": "none", "central_ac": "central"}.get(
+            config.name, "consensus"
         )
         self.team_reward = self.mode == "central"
         self.joint = config.critic_input == "global"

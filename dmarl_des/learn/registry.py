@@ -21,6 +21,7 @@ from dmarl_des.learn.networked_ac import (
     NetworkedACConfig,
 )
 from dmarl_des.learn.protocol import Learner
+from dmarl_des.learn.resilient_ac import ResilientAC, ResilientACConfig
 from dmarl_des.learn.qmix import QMIX, QMIXConfig
 from dmarl_des.learn.vdn import VDN, VDNConfig
 
@@ -33,6 +34,7 @@ LEARNERS: Mapping[str, type[LearnerConfig]] = MappingProxyType(
         "networked_ac": NetworkedACConfig,
         "independent_ac": IndependentACConfig,
         "central_ac": CentralACConfig,
+        "resilient_ac": ResilientACConfig,
     }
 )
 """Config class of every built-in learner, by ``learner.name``."""
@@ -46,6 +48,7 @@ _ALGORITHMS: Mapping[str, type] = MappingProxyType(
         "networked_ac": NetworkedAC,
         "independent_ac": NetworkedAC,
         "central_ac": NetworkedAC,
+        "resilient_ac": ResilientAC,
     }
 )
 

@@ -1,6 +1,6 @@
 """Robust aggregation rules: mean, median, trimmed mean, W-MSR, Krum, clipped gossip, clipped mean."""
 
-from dmarl_des.robust.aggregate import RULES, aggregate, make_aggregator
+from dmarl_des.robust.aggregate import RULES, aggregate, counted_rule, make_aggregator
 from dmarl_des.robust.clipped_gossip import ClippedGossip
 from dmarl_des.robust.clipped_mean import ClippedMean
 from dmarl_des.robust.coordinatewise import Median, TrimmedMean
@@ -24,5 +24,6 @@ __all__ = [
     "Neighbourhoods",
     "TrimmedMean",
     "aggregate",
+    "counted_rule",
     "make_aggregator",
 ]

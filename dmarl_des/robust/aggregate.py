@@ -44,6 +44,21 @@ def make_aggregator(name: str, **params: Any) -> AggregationRule:
     return rule(**params)
 
 
+def counted_rule(name: str, count: int) -> AggregationRule:
+    """The rule ``name`` with its count of tolerated outliers set to ``count``: ``f`` of wmsr
+    and krum (Krum then keeps the own value when too few candidates arrive), ``b`` of
+    trimmed_mean, ``h`` of clipped_mean; clipped_gossip takes ``tau="auto"`` and mean and
+    median take nothing (``count`` is ignored). For learners that name a rule and one H."""
+    params: dict[str, Any] = {
+        "wmsr": {"f": count},
+        "krum": {"f": count, "too_few": "keep"},
+        "trimmed_mean": {"b": count},
+        "clipped_mean": {"h": count},
+        "clipped_gossip": {"tau": "auto"},
+    }.get(name, {})
+    return make_aggregator(name, **params)
+
+
 def aggregate(
     rule: str | AggregationRule,
     x: Array,
