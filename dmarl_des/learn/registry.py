@@ -21,8 +21,8 @@ from dmarl_des.learn.networked_ac import (
     NetworkedACConfig,
 )
 from dmarl_des.learn.protocol import Learner
-from dmarl_des.learn.resilient_ac import ResilientAC, ResilientACConfig
 from dmarl_des.learn.qmix import QMIX, QMIXConfig
+from dmarl_des.learn.resilient_ac import ResilientAC, ResilientACConfig
 from dmarl_des.learn.vdn import VDN, VDNConfig
 
 LEARNERS: Mapping[str, type[LearnerConfig]] = MappingProxyType(

@@ -63,7 +63,7 @@ def arrived(learner, name, pairs, vectors) -> Arrived:
 
 
 def with_samples(learner, agents=range(N)) -> None:
-    for name, recent in learner.recent.items():
+    for recent in learner.recent.values():
         idx = torch.as_tensor(list(agents))
         x = torch.ones(len(idx), recent.x.shape[2])
         recent.add(idx, x, torch.zeros(len(idx), dtype=torch.int64))
