@@ -32,11 +32,16 @@ of ``dmarl_des.robust``)::
     y_b = rule(v_0(s_b), {v_j(s_b)}_j)                           for b = 1..batch
     ω_i ← argmin_ω Σ_b (V(s_b; ω) − y_b)²                        (the projection)
 
-The projection is ``fit_steps`` plain gradient steps of size ``fit_lr`` from the anchor ``ω_i``
-on the mean squared error (each agent's gradient row clipped to ``grad_clip``), all combining
-agents at once; likewise ``λ_i`` on ``R̄(s_b, a_b)``. The result is the agent's new parameters
-and anchor. With at most H Byzantine neighbours, every target ``y_b`` lies within the values
-honest candidates compute (``robust.ClippedMean``), whatever the liars send.
+With ``hidden_layers = aggregate`` (the default: Figura et al.'s deep variant) the hidden layers
+first take the rule over the candidates' hidden parameters, coordinate by coordinate (own and
+arrived, as the values), and the projection fits only the output layer under them — a linear
+least-squares problem on the aggregated features, the setting of the paper's analysis; with
+``fit`` the whole network is fitted. The projection is ``fit_steps`` plain gradient steps of
+size ``critic_lr`` (the paper's fast step) from the anchor on the mean squared error (each
+agent's gradient row clipped to ``grad_clip``), all combining agents at once; likewise ``λ_i``
+on ``R̄(s_b, a_b)``. The result is the agent's new parameters and anchor. With at most H
+Byzantine neighbours, every target ``y_b`` (and every aggregated hidden parameter) lies within
+what honest candidates hold (``robust.ClippedMean``), whatever the liars send.
 
 Choices where the paper is silent: several local steps may happen between two rounds (the
 candidate carries them all; the anchor is the parameters after the previous round); a
@@ -54,7 +59,7 @@ import numpy as np
 import torch
 from pydantic import Field, field_validator
 
-from dmarl_des.bounds import Count, Real
+from dmarl_des.bounds import Count
 from dmarl_des.learn.config import MAX_WIDTH, LearnerSpec
 from dmarl_des.learn.exchange import Arrived
 from dmarl_des.learn.networked_ac import NetworkedAC, NetworkedACConfig
@@ -74,9 +79,12 @@ class ResilientACConfig(NetworkedACConfig):
     )
     H: Count = Field(1, ge=0, description="neighbour values clipped on each side (rule's count)")
     rule: str = Field("clipped_mean", description="clipped_mean | any rule of dmarl_des.robust")
+    hidden_layers: Literal["aggregate", "fit"] = Field(
+        "aggregate",
+        description="aggregate: rule over hidden parameters, fit the output layer; fit: fit all",
+    )
     batch: Count = Field(32, ge=1, le=MAX_WIDTH, description="own samples evaluated at a round")
-    fit_steps: Count = Field(10, ge=1, le=1000, description="gradient steps of a projection")
-    fit_lr: Real = Field(0.1, gt=0.0, description="step size of the projection")
+    fit_steps: Count = Field(5, ge=1, le=1000, description="gradient steps of a projection")
 
     @field_validator("rule")
     @classmethod
@@ -166,11 +174,15 @@ class ResilientAC(NetworkedAC):
         net = self._exchanged()[arrived.name]
         recent = self.recent[arrived.name]
         agents = torch.as_tensor(arrived.agents, device=self.device)
-        fit_loss = None
+        candidates = torch.as_tensor(arrived.vectors(), device=self.device)  # [M, F]
         with_data = agents[recent.count[agents] > 0]
+        fit_loss = None
         if with_data.numel():
-            target, x, action = self._targets(net, recent, arrived, with_data)
-            fit_loss = self._project(net, with_data, x, action, target)
+            target, x, action = self._targets(net, recent, arrived, candidates, with_data)
+        if self.config.hidden_layers == "aggregate":
+            self._aggregate_hidden(net, arrived, candidates)
+        if with_data.numel():
+            fit_loss = self._project(net, arrived.name, with_data, x, action, target)
         self.anchor[arrived.name] = net.flat.detach().clone()
         if not agents.numel():
             return {"disagreement": None, "fit_loss": None}
@@ -179,54 +191,87 @@ class ResilientAC(NetworkedAC):
             spread = (rows - rows.mean(0)).square().sum(1).mean().sqrt()
         return {"disagreement": float(spread), "fit_loss": fit_loss}
 
+    def _robust(self, own: torch.Tensor, arrived: Arrived, messages: torch.Tensor, use=None):
+        """``rule`` for every agent over its row of ``own`` [N, d] and the rows ``messages``
+        [M, d] that reached it (message m at CSR entry ``arrived.entry[m]``; ``use``: only those
+        messages); [N, d]."""
+        nnz = arrived.indices.shape[0]
+        received = own.new_zeros(nnz, own.shape[1])
+        valid = torch.zeros(nnz, dtype=torch.bool, device=own.device)
+        entry = arrived.entry if use is None else arrived.entry[use]
+        if len(entry):
+            at = torch.as_tensor(entry, device=own.device)
+            received[at] = messages
+            valid[at] = True
+        return self.rule(own, arrived.indptr, arrived.indices, received=received, valid=valid)
+
     @torch.no_grad()
     def _targets(
-        self, net: AgentNet, recent: RecentInputs, arrived: Arrived, agents: torch.Tensor
+        self,
+        net: AgentNet,
+        recent: RecentInputs,
+        arrived: Arrived,
+        candidates: torch.Tensor,
+        agents: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Robust per-sample targets [A, B] of ``agents`` (those with data), with their batch."""
+        """Robust per-sample targets [A, B] of ``agents`` (those with data), with their batch:
+        the rule over the values their own and their neighbours' candidates compute on it."""
         size = self.config.batch
         x, action = recent.batch(agents, size)
         own = candidate_values(net, net.flat.detach().index_select(0, agents), x, action)
-        n = net.flat.shape[0]
-        values = own.new_zeros(n, size)
+        values = own.new_zeros(net.flat.shape[0], size)
         values[agents] = own
-        nnz = arrived.indices.shape[0]
-        received = own.new_zeros(nnz, size)
-        valid = torch.zeros(nnz, dtype=torch.bool, device=self.device)
-        has = torch.zeros(n, dtype=torch.bool, device=self.device)
+        has = torch.zeros(net.flat.shape[0], dtype=torch.bool, device=self.device)
         has[agents] = True
         receiver = torch.as_tensor(arrived.receiver, device=self.device)
         use = np.flatnonzero(has[receiver].cpu().numpy()) if len(arrived) else np.empty(0, int)
+        theirs = own.new_zeros(0, size)
         if use.size:
-            theta = torch.as_tensor(arrived.vectors(use), device=self.device)
             local = torch.searchsorted(agents, receiver[use])
-            entry = torch.as_tensor(arrived.entry[use], device=self.device)
-            received[entry] = candidate_values(net, theta, x[local], action[local])
-            valid[entry] = True
-        target = self.rule(values, arrived.indptr, arrived.indices, received=received, valid=valid)
-        return target[agents], x, action
+            theirs = candidate_values(net, candidates[use], x[local], action[local])
+        return self._robust(values, arrived, theirs, use)[agents], x, action
+
+    @torch.no_grad()
+    def _aggregate_hidden(self, net: AgentNet, arrived: Arrived, candidates: torch.Tensor) -> None:
+        """Hidden layers of the combining agents ← the rule over their own and the arrived
+        candidates' hidden parameters, coordinate by coordinate (the output layer is fitted)."""
+        hidden = net.n_params - self._head_size(net)
+        agents = torch.as_tensor(arrived.agents, device=self.device)
+        new = self._robust(net.flat.detach()[:, :hidden], arrived, candidates[:, :hidden])
+        net.flat[agents, :hidden] = new[agents]
+
+    @staticmethod
+    def _head_size(net: AgentNet) -> int:
+        head = net.maps[-1]
+        return head.in_dim * head.out_dim + head.out_dim
 
     def _project(
         self,
         net: AgentNet,
+        name: str,
         agents: torch.Tensor,
         x: torch.Tensor,
         action: torch.Tensor,
         target: torch.Tensor,
     ) -> float:
-        """Fit rows ``agents`` of ``net``, from their anchors, to ``target`` [A, B]; returns the
-        mean squared error after the fit."""
+        """Fit rows ``agents`` of ``net`` to ``target`` [A, B] from their anchors (the output
+        layer only, under the aggregated hidden layers, with ``hidden_layers = aggregate``);
+        returns the mean squared error after the fit."""
         cfg = self.config
-        anchor = self.anchor["critic" if net is self.critic else "reward_model"]
-        theta = anchor.index_select(0, agents).clone()
+        anchor = self.anchor[name].index_select(0, agents)
+        free = self._head_size(net) if cfg.hidden_layers == "aggregate" else net.n_params
+        fixed = net.flat.detach().index_select(0, agents)[:, : net.n_params - free]
+        tail = anchor[:, net.n_params - free :].clone()
         for _ in range(cfg.fit_steps):
-            theta.requires_grad_(True)
+            tail.requires_grad_(True)
+            theta = torch.cat([fixed, tail], dim=1)
             error = candidate_values(net, theta, x, action) - target
             loss = 0.5 * error.square().mean(1).sum()
-            (grad,) = torch.autograd.grad(loss, theta)
-            theta.grad = grad
-            clip_grad_per_set([theta], cfg.grad_clip, int(theta.shape[0]))
-            theta = (theta - cfg.fit_lr * theta.grad).detach()
+            (grad,) = torch.autograd.grad(loss, tail)
+            tail.grad = grad
+            clip_grad_per_set([tail], cfg.grad_clip, int(tail.shape[0]))
+            tail = (tail - cfg.critic_lr * tail.grad).detach()
+        theta = torch.cat([fixed, tail], dim=1)
         with torch.no_grad():
             net.flat.index_copy_(0, agents, theta)
             error = candidate_values(net, theta, x, action) - target

@@ -127,7 +127,7 @@ def test_candidate_values_are_one_batched_pass_of_each_candidates_net():
     ],
 )
 def test_targets_are_the_rule_over_values_and_the_fit_reaches_them(rule, H, expected):
-    learner = make(rule=rule, H=H, fit_lr=1.0, fit_steps=1, grad_clip=1e3)
+    learner = make(rule=rule, H=H, critic_lr=1.0, fit_steps=1, grad_clip=1e3)
     tabular(learner.critic, [[1.0], [2.0], [3.0]])
     learner.anchor["critic"] = learner.critic.flat.detach().clone()
     with_samples(learner)
@@ -141,7 +141,7 @@ def test_targets_are_the_rule_over_values_and_the_fit_reaches_them(rule, H, expe
 
 
 def test_the_projection_starts_from_the_anchor_not_from_the_candidate():
-    learner = make(rule="mean", H=0, fit_lr=0.5, fit_steps=1)
+    learner = make(rule="mean", H=0, critic_lr=0.5, fit_steps=1)
     tabular(learner.critic, [[1.0], [2.0], [3.0]])  # candidates
     anchor = learner.critic.flat.detach().clone()
     anchor[0] = torch.as_tensor(row_with_bias(learner, -5.0))
@@ -164,7 +164,7 @@ def test_the_projection_starts_from_the_anchor_not_from_the_candidate():
 
 
 def test_agents_without_samples_keep_their_candidates():
-    learner = make(fit_lr=1.0, fit_steps=1)
+    learner = make(critic_lr=1.0, fit_steps=1)
     tabular(learner.critic, [[1.0], [2.0], [3.0]])
     before = learner.critic.flat.detach().clone()
     with_samples(learner, agents=[1])
@@ -190,7 +190,10 @@ def test_with_at_most_h_liars_every_target_stays_within_the_honest_values():
     honest = learner.critic.flat.detach()[1].numpy()
     liar = honest * -40.0 + 3.0
     record = arrived(learner, "critic", [(0, 1), (0, 2)], [honest, liar])
-    target, x, action = learner._targets(learner.critic, recent, record, torch.arange(N))
+    candidates = torch.as_tensor(record.vectors())
+    target, x, action = learner._targets(
+        learner.critic, recent, record, candidates, torch.arange(N)
+    )
     rows = learner.critic.flat.detach()
     own, other = (
         candidate_values(learner.critic, rows[[k]].expand(N, -1), x, action)[0] for k in (0, 1)
@@ -198,7 +201,7 @@ def test_with_at_most_h_liars_every_target_stays_within_the_honest_values():
     low, high = torch.minimum(own, other), torch.maximum(own, other)
     assert bool(((target[0] >= low - 1e-5) & (target[0] <= high + 1e-5)).all())
     mean_target, *_ = make(rule="mean", H=0)._targets(
-        learner.critic, recent, record, torch.arange(N)
+        learner.critic, recent, record, candidates, torch.arange(N)
     )
     assert not bool(((mean_target[0] >= low - 1e-5) & (mean_target[0] <= high + 1e-5)).all())
 
@@ -245,3 +248,43 @@ def test_config_and_checkpoints(tmp_path):
     assert card["learner"]["name"] == "resilient_ac"
     torch.testing.assert_close(loaded.critic.flat, learner.critic.flat)
     torch.testing.assert_close(loaded.anchor["critic"], learner.critic.flat.detach())
+
+
+def test_hidden_layers_take_the_rule_over_parameters_and_only_the_head_is_fitted():
+    gen = torch.Generator().manual_seed(2)
+    rows = torch.randn(N, make().critic.n_params, generator=gen)
+    head = make()._head_size(make().critic)
+    hidden = rows.shape[1] - head
+    liar = rows[2] * 0 + 50.0
+    for rule, H in (("mean", 0), ("clipped_mean", 1)):
+        learner = make(rule=rule, H=H, fit_steps=3, critic_lr=1e-4)
+        with torch.no_grad():
+            learner.critic.flat.copy_(rows)
+        learner.anchor["critic"] = rows.clone() + 1.0  # the heads start from here
+        with_samples(learner)
+        record = arrived(learner, "critic", [(0, 1), (0, 2)], [rows[1].numpy(), liar.numpy()])
+        learner.combine(record)
+        got = learner.critic.flat.detach()
+        candidates = torch.stack([rows[0], rows[1], liar])[:, :hidden]
+        if rule == "mean":
+            torch.testing.assert_close(got[0, :hidden], candidates.mean(0))
+        else:  # bounds per coordinate: [min(own, agent 1's), max(own, agent 1's)]
+            low = torch.minimum(rows[0, :hidden], rows[1, :hidden])
+            high = torch.maximum(rows[0, :hidden], rows[1, :hidden])
+            assert bool(((got[0, :hidden] >= low - 1e-6) & (got[0, :hidden] <= high + 1e-6)).all())
+        # agents 1 and 2 heard nothing: their hidden layers are their own
+        torch.testing.assert_close(got[1:, :hidden], rows[1:, :hidden])
+        # the heads were fitted, three small steps from their anchors (not from the candidates)
+        moved = (got[:, hidden:] - (rows[:, hidden:] + 1.0)).abs().amax(1)
+        assert bool((moved > 0).all()) and bool((moved < 1e-2).all())
+
+
+def test_fit_mode_fits_the_whole_network_from_its_anchor():
+    learner = make(hidden_layers="fit", rule="mean", H=0, fit_steps=1, critic_lr=1e-12)
+    gen = torch.Generator().manual_seed(3)
+    anchor = torch.randn(N, learner.critic.n_params, generator=gen)
+    learner.anchor["critic"] = anchor.clone()
+    with_samples(learner)
+    learner.combine(arrived(learner, "critic", [(0, 1)], [anchor[1].numpy() * 3]))
+    # a vanishing step: every agent with data is back at its anchor, hidden layers included
+    torch.testing.assert_close(learner.critic.flat.detach(), anchor)
