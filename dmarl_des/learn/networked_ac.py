@@ -63,12 +63,13 @@ from dmarl_des.learn.epoch_views import EpochViews
 from dmarl_des.learn.exchange import Arrived, Exchange
 from dmarl_des.learn.joint_inputs import joint_one_hot, with_own_actions
 from dmarl_des.learn.masking import check_decision_batch, mask_logits, masked_argmax
-from dmarl_des.learn.networks import AgentNet, hidden_sizes, select_sets
+from dmarl_des.learn.networks import AgentNet, hidden_sizes, plan_sets, select_sets
 from dmarl_des.learn.params import build_layout
 from dmarl_des.learn.protocol import DecisionEpoch, TransitionBatch
 from dmarl_des.learn.sampling import sample_masked
 from dmarl_des.learn.seeding import learner_streams
 from dmarl_des.learn.stacked_adam import StackedAdam, load_optimizers, step_sets
+from dmarl_des.learn.stacked_sgd import StackedSGD, per_set_weights
 
 ALGORITHMS = ("action_value", "state_value")
 CRITIC_INPUTS = ("local", "global")
@@ -133,29 +134,6 @@ class CentralACConfig(ActorCriticConfig):
     """``central_ac``: one critic shared by every agent, trained on the team-average reward."""
 
     name: Literal["central_ac"] = "central_ac"
-
-
-class StackedSGD:
-    """Plain SGD on the rows of ``param`` [P, F]: θ_i ← θ_i − lr · g_i for the rows given."""
-
-    def __init__(self, param: torch.Tensor, lr: float) -> None:
-        self.param, self.lr = param, float(lr)
-
-    @torch.no_grad()
-    def step(self, rows: torch.Tensor, grad: torch.Tensor) -> None:
-        self.param.index_add_(0, rows, grad, alpha=-self.lr)
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Stateless."""
-
-
-def per_set_weights(sets: torch.Tensor) -> torch.Tensor:
-    """1 / (rows of its set) for every row: a sum over rows is then the sum of each set's mean."""
-    counts = torch.bincount(sets)
-    return 1.0 / counts[sets].float()
 
 
 class NetworkedAC:
@@ -313,27 +291,18 @@ class NetworkedAC:
         }
 
     def _values(self, net: AgentNet, x: torch.Tensor, sets: torch.Tensor) -> torch.Tensor:
-        """Outputs of ``net`` for rows ``x`` with parameter sets ``sets`` (no gradient)."""
-        return net.gather(select_sets(sets, net.n_sets), trainable=False)(x)[0]
+        """Outputs of ``net`` for rows ``x`` with parameter sets ``sets`` (call without
+        gradient: the stacked parameters are read in place)."""
+        return net(x, plan_sets(sets, net.n_sets))[0]
 
-    def _own_action_values(
-        self, net: AgentNet, inp: dict, t: dict, sets: torch.Tensor, next_step: bool
-    ) -> torch.Tensor:
-        """[B, A] values of every own action (Q, or R̄) at (s, ·) or (s', ·), no gradient."""
+    def _counterfactuals(self, inp: dict, agent: torch.Tensor, sets: torch.Tensor) -> torch.Tensor:
+        """[B, A]: Q(s, (a_i', a_{-i})) for every own action a_i' of each row's agent i (global
+        action-value critics), without gradient."""
         a = self.spec.n_actions
-        key = "sa_next" if next_step else "sa"
-        if not self.joint:
-            return self._values(net, inp[key], sets)
-        state = inp["s_next" if next_step else "s"]
-        joint = inp["sa_next" if next_step else "sa"][:, state.shape[1] :]
-        alternatives = with_own_actions(joint, t["agent"], a)
+        state = inp["s"]
+        alternatives = with_own_actions(inp["sa"][:, state.shape[1] :], agent, a)
         x = torch.cat([state.repeat_interleave(a, 0), alternatives], 1)
-        return self._values(net, x, sets.repeat_interleave(a)).reshape(-1, a)
-
-    def _policy(self, x: torch.Tensor, agent: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """π_i(·|o_i) of the rows [B, A] with the current actors (no gradient)."""
-        logits = self._values(self.actor, x, self.layout.set_of_agent[agent])
-        return torch.softmax(mask_logits(logits, mask), dim=1)
+        return self._values(self.critic, x, sets.repeat_interleave(a)).reshape(-1, a)
 
     # -- learning -----------------------------------------------------------------------------
     def update(self) -> dict[str, float]:
@@ -349,47 +318,50 @@ class NetworkedAC:
         critic_sets = agent if self.mode != "central" else torch.zeros_like(agent)
         inp = self._inputs(t, d)
         rows = torch.arange(len(agent), device=self.device)
-        with torch.no_grad():  # targets, advantages and TD errors with the critics before the step
-            x_actor = self.layout.inputs(t["obs"], agent)
-            pi = self._policy(x_actor, agent, t["mask"])
-            if self.reward_model is None:  # Algorithm 1
-                q_all = self._own_action_values(self.critic, inp, t, critic_sets, False)
-                advantage = q_all[rows, action] - (pi * q_all).sum(1)
+        # forward passes of the agents with data, before any step (their values are pre-step)
+        actor = self.actor.gather(self.layout.select(agent))
+        x_actor = self.layout.inputs(t["obs"], agent)
+        logp_all = torch.log_softmax(mask_logits(actor(x_actor)[0], t["mask"]), dim=1)
+        pi = logp_all.detach().exp()
+        critic = self.critic.gather(select_sets(critic_sets, self.critic.n_sets))
+        out = critic(inp["sa"] if self.reward_model is None else inp["s"])[0]
+        value = out[:, 0] if self.joint or self.reward_model is not None else out[rows, action]
+        model = predicted = None
+        if self.reward_model is not None:
+            model = self.reward_model.gather(select_sets(critic_sets, self.critic.n_sets))
+            r_out = model(inp["sa"])[0]
+            predicted = r_out[:, 0] if self.joint else r_out[rows, action]
+        with torch.no_grad():
+            if self.reward_model is None:  # Algorithm 1: targets and counterfactual advantages
+                q_all = out.detach()
                 if self.joint:
-                    q_next = self._values(self.critic, inp["sa_next"], critic_sets)[:, 0]
-                else:
-                    q_next_all = self._own_action_values(self.critic, inp, t, critic_sets, True)
+                    q_all = self._counterfactuals(inp, agent, critic_sets)
+                advantage = q_all[rows, action] - (pi * q_all).sum(1)
+                q_next = self._values(self.critic, inp["sa_next"], critic_sets)
+                if not self.joint:  # expected over the next own action
                     x_next = self.layout.inputs(t["obs_next"], agent)
-                    q_next = (self._policy(x_next, agent, t["mask_next"]) * q_next_all).sum(1)
-                target = reward + bootstrap * q_next
-            else:  # Algorithm 2
-                v = self._values(self.critic, inp["s"], critic_sets)[:, 0]
+                    logits_next = self._values(self.actor, x_next, self.layout.set_of_agent[agent])
+                    pi_next = torch.softmax(mask_logits(logits_next, t["mask_next"]), dim=1)
+                    q_next = (pi_next * q_next).sum(1, keepdim=True)
+                target = reward + bootstrap * q_next[:, 0]
+            else:  # Algorithm 2: TD targets of V, and the actor's TD error through R̄
+                assert predicted is not None
                 v_next = self._values(self.critic, inp["s_next"], critic_sets)[:, 0]
-                r_hat = self._own_action_values(self.reward_model, inp, t, critic_sets, False)
-                advantage = r_hat[rows, action] + bootstrap * v_next - v
+                advantage = predicted.detach() + bootstrap * v_next - value.detach()
                 target = reward + bootstrap * v_next
         weights = per_set_weights(critic_sets)
         metrics: dict[str, float] = {"samples": float(len(agent))}
-        critic = self.critic.gather(select_sets(critic_sets, self.critic.n_sets))
-        if self.reward_model is None:
-            out = critic(inp["sa"])[0]
-            value = out[:, 0] if self.joint else out[rows, action]
-        else:
-            value = critic(inp["s"])[0][:, 0]
+        # critic (and reward model): a TD step on the private (or team-average) reward
         critic_loss = (weights * 0.5 * (value - target).square()).sum()
         critic_loss.backward()
         metrics["value_loss"] = float(critic_loss.detach()) / float(weights.sum())
         step_sets(self.optimizers["critic"], critic, cfg.grad_clip)
-        if self.reward_model is not None:
-            model = self.reward_model.gather(select_sets(critic_sets, self.reward_model.n_sets))
-            out = model(inp["sa"])[0]
-            predicted = out[:, 0] if self.joint else out[rows, action]
+        if model is not None:
             model_loss = (weights * 0.5 * (predicted - reward).square()).sum()
             model_loss.backward()
             metrics["reward_loss"] = float(model_loss.detach()) / float(weights.sum())
             step_sets(self.optimizers["reward_model"], model, cfg.grad_clip)
-        actor = self.actor.gather(self.layout.select(agent))
-        logp_all = torch.log_softmax(mask_logits(actor(x_actor)[0], t["mask"]), dim=1)
+        # actor: a policy-gradient step with the advantage (Alg. 1) or TD error (Alg. 2)
         entropy = -(logp_all.exp() * logp_all).sum(1)
         actor_weights = per_set_weights(self.layout.set_of_agent[agent])
         policy_loss = -(actor_weights * advantage * logp_all[rows, action]).sum()
@@ -440,7 +412,7 @@ class NetworkedAC:
         """Each agent's current parameters of ``name`` (after its local steps so far)."""
         net = self._exchanged()[name]
         idx = torch.as_tensor(agents, device=self.device)
-        return net.flat.detach().index_select(0, idx).cpu().numpy().astype(np.float32)
+        return net.flat.detach().index_select(0, idx).cpu().numpy().astype(np.float32, copy=False)
 
     def combine(self, arrived: Arrived) -> Mapping[str, float | None]:
         """The consensus step over what arrived; returns the mean self weight and the
@@ -450,8 +422,10 @@ class NetworkedAC:
         if not arrived.agents.size:
             return {"self_weight": None, "disagreement": None}
         with torch.no_grad():
-            rows = flat.index_select(0, torch.as_tensor(arrived.agents, device=self.device))
-            spread = (rows - rows.mean(0)).square().sum(1).mean().sqrt()
+            rows = flat
+            if arrived.agents.shape[0] < flat.shape[0]:
+                rows = flat.index_select(0, torch.as_tensor(arrived.agents, device=self.device))
+            spread = torch.var(rows, dim=0, correction=0).sum().sqrt()
         return {"self_weight": float(self_weight.mean()), "disagreement": float(spread)}
 
     # -- persistence --------------------------------------------------------------------------

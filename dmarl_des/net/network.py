@@ -267,6 +267,22 @@ class Network:
         self._is_up = fn
         self._delivery.is_up = fn
 
+    def links_up(self) -> tuple[np.ndarray, np.ndarray]:
+        """The topology's directed links that would carry a message now, as (src, dst) int64
+        arrays sorted by src: both ends up (``is_up``) and the link not cut by the link filter
+        (cut links, a partition). Loss is not a state of a link: it strikes per message."""
+        src, dst = self._topology.edges()
+        if self._is_up is not None and src.size:
+            ok = self._receivers_up(src) & self._receivers_up(dst)
+            src, dst = src[ok], dst[ok]
+        if self._link_filter is not None and src.size:
+            ids, sender = np.unique(src, return_inverse=True)
+            allowed = link_verdicts(
+                self._link_filter, self._link_filter_pairwise, ids, sender, src, dst
+            )
+            src, dst = src[allowed], dst[allowed]
+        return src, dst
+
     # -- inboxes -------------------------------------------------------------------------------
 
     def inbox(self, i: int, name: str | None = None) -> Inbox:
@@ -389,6 +405,8 @@ class Network:
         kind: str,
         payloads: np.ndarray,
         size: int | None = None,
+        *,
+        copy: bool = True,
     ) -> int:
         """Many senders broadcast at this instant, each to its current topology neighbours.
 
@@ -397,6 +415,10 @@ class Network:
         ``broadcast(srcs[1], ...)``, ... in that order: same messages and sequence numbers, same
         random draws, same fates, same deliveries. ``srcs`` may repeat a sender (its later
         broadcasts queue behind the earlier ones). Returns the number of messages sent.
+
+        The stack is snapshotted (copied, read-only); ``copy=False`` hands a numeric stack over
+        instead: it becomes the snapshot itself (made read-only), for a caller that built it for
+        this call and keeps no writable reference (the learning rounds' parameter vectors).
         """
         ids = self._check_agents("srcs", srcs)
         self._check_kind_and_size(kind, size)
@@ -409,7 +431,7 @@ class Network:
         if payloads.shape[0] != ids.size:
             raise ConfigError("payloads", payloads.shape, f"one row per sender ({ids.size})")
         kind_spec = self._kinds.get(kind)
-        block, row_entry, row_reason, row_size = payload_rows(kind_spec, payloads, size)
+        block, row_entry, row_reason, row_size = payload_rows(kind_spec, payloads, size, copy)
         sender, dsts = neighbour_pairs(self._topology, ids)
         entries, reasons, sizes = row_entry[sender], row_reason[sender], row_size[sender]
         if self._outgoing is not None:

@@ -17,6 +17,7 @@ WORLD_MODULES = MappingProxyType(
         "coverage": "dmarl_des.worlds.coverage",
         "mutual_aid": "dmarl_des.worlds.mutual_aid",
         "swarm": "dmarl_des.worlds.swarm",
+        "traffic": "dmarl_des.worlds.traffic",
     }
 )
 """World name -> module defining ``WORLD`` (the World subclass)."""
