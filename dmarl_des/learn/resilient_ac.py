@@ -61,6 +61,7 @@ from pydantic import Field, field_validator
 
 from dmarl_des.bounds import Count
 from dmarl_des.learn.config import MAX_WIDTH, LearnerSpec
+from dmarl_des.learn.consensus import rule_step
 from dmarl_des.learn.exchange import Arrived
 from dmarl_des.learn.networked_ac import NetworkedAC, NetworkedACConfig
 from dmarl_des.learn.networks import AgentNet, SetPlan
@@ -77,7 +78,6 @@ class ResilientACConfig(NetworkedACConfig):
     algorithm: Literal["state_value"] = Field(
         "state_value", description="Algorithm 2: V critic and team-reward model R̄"
     )
-    H: Count = Field(1, ge=0, description="neighbour values clipped on each side (rule's count)")
     rule: str = Field("clipped_mean", description="clipped_mean | any rule of dmarl_des.robust")
     hidden_layers: Literal["aggregate", "fit"] = Field(
         "aggregate",
@@ -88,9 +88,9 @@ class ResilientACConfig(NetworkedACConfig):
 
     @field_validator("rule")
     @classmethod
-    def _known_rule(cls, value: str) -> str:
+    def _value_rule(cls, value: str) -> str:
         if value not in RULES:
-            raise ValueError(f"one of {', '.join(RULES)}")
+            raise ValueError(f"one of {', '.join(RULES)} (values are aggregated, not weighted)")
         return value
 
 
@@ -192,18 +192,8 @@ class ResilientAC(NetworkedAC):
         return {"disagreement": float(spread), "fit_loss": fit_loss}
 
     def _robust(self, own: torch.Tensor, arrived: Arrived, messages: torch.Tensor, use=None):
-        """``rule`` for every agent over its row of ``own`` [N, d] and the rows ``messages``
-        [M, d] that reached it (message m at CSR entry ``arrived.entry[m]``; ``use``: only those
-        messages); [N, d]."""
-        nnz = arrived.indices.shape[0]
-        received = own.new_zeros(nnz, own.shape[1])
-        valid = torch.zeros(nnz, dtype=torch.bool, device=own.device)
-        entry = arrived.entry if use is None else arrived.entry[use]
-        if len(entry):
-            at = torch.as_tensor(entry, device=own.device)
-            received[at] = messages
-            valid[at] = True
-        return self.rule(own, arrived.indptr, arrived.indices, received=received, valid=valid)
+        """``rule`` over each agent's row of ``own`` and the ``messages`` that reached it."""
+        return rule_step(self.rule, own, arrived, messages, use)
 
     @torch.no_grad()
     def _targets(
