@@ -21,6 +21,7 @@ def make(**values):
     values.setdefault("hidden", 8)
     values.setdefault("consensus_every", 1)
     values.setdefault("consensus_period", 0.0)
+    values.setdefault("hidden_layers", "aggregate")  # the paper's deep variant; fit below
     config = learner_config("resilient_ac", values)
     return make_learner(config, obs_dim=D, n_actions=A, n_agents=N, gamma=0.8, seed=3)
 

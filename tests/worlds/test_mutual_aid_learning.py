@@ -40,8 +40,6 @@ def greedy_return(name: str, **overrides) -> float:
     values = dict(RECIPE)
     if name in ("networked_ac", "resilient_ac"):
         values["consensus_period"] = 5.0
-    if name == "resilient_ac":
-        values["hidden_layers"] = "fit"
     scenario = scenario.with_learner(learner_config(name, values))
     scenario = scenario.with_overrides({"policy": "learner"})
     episodes = run_scenario(scenario).frames["episodes"]
