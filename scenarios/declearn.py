@@ -14,6 +14,7 @@ inputs are combined, then the agent's nets are fitted to them) — and ``learner
 the H-th order statistics around the own value, then averaged). docs/declearn.md has the report::
 
     dmarl study scenarios/declearn.py --workers 2
+    python scenarios/declearn.py data/studies/declearn   # return and learning bytes per cell
 """
 
 from pathlib import Path
@@ -52,7 +53,8 @@ def scenario(**overrides) -> Scenario:
 
 def study():
     """Link loss 0 / 0.3 × no liar / one liar × (networked_ac, resilient_ac) × (mean,
-    clipped_mean) × 2 seeds: 32 training runs of 100 episodes (about 6 minutes on 2 cores)."""
+    clipped_mean) × 2 seeds: 32 training runs of 100 episodes (11 minutes on 2 cores shared
+    with other jobs)."""
     from dmarl_des.study import Study
 
     return Study(
@@ -67,3 +69,56 @@ def study():
         base_overrides={f"learner.{key}": value for key, value in RECIPE.items()},
         name="declearn",
     )
+
+
+def summary(out: str | Path) -> str:
+    """A Markdown table of a finished study: per cell, the greedy return per agent and step
+    (evaluation episodes; mean over seeds, then each seed) beside the learning traffic per
+    training episode (kB sent and delivered)."""
+    import polars as pl
+
+    from dmarl_des.report import read_table
+
+    episodes, _ = read_table(out, "episodes")
+    runs, _ = read_table(out, "runs")
+    keys = ["net.loss.p", "faults.byzantine.count", "learner.name", "learner.rule"]
+    steps = pl.col("n_agents") * 20  # agent-steps per episode (horizon 20, one step a time unit)
+    episodes = episodes.join(runs.select("run_id", "seed", "n_agents"), on="run_id")
+    evaluated = episodes.filter(pl.col("phase") == "eval").group_by([*keys, "seed"])
+    trained = episodes.filter(pl.col("phase") != "eval").group_by([*keys, "seed"])
+    per_run = evaluated.agg((pl.col("team_return") / steps).mean().alias("value")).join(
+        trained.agg(
+            (pl.col("learn_bytes_sent").mean() / 1e3).alias("sent"),
+            (pl.col("learn_bytes_delivered").mean() / 1e3).alias("delivered"),
+        ),
+        on=[*keys, "seed"],
+    )
+    cells = (
+        per_run.group_by(keys)
+        .agg(
+            pl.col("value").mean().alias("mean"),
+            pl.col("value").sort_by("seed").alias("seeds"),
+            pl.col("sent").mean(),
+            pl.col("delivered").mean(),
+        )
+        .sort(keys)
+    )
+    lines = [
+        "| net.loss.p | Byzantine | learner | rule | return / agent / step (per seed) "
+        "| learning kB sent / episode | delivered |",
+        "| ---: | ---: | --- | --- | ---: | ---: | ---: |",
+    ]
+    for row in cells.iter_rows(named=True):
+        seeds = ", ".join(f"{v:.2f}" for v in row["seeds"])
+        lines.append(
+            f"| {row['net.loss.p']:g} | {row['faults.byzantine.count']} | `{row['learner.name']}` "
+            f"| `{row['learner.rule']}` | {row['mean']:.2f} ({seeds}) | {row['sent']:,.0f} "
+            f"| {row['delivered']:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(summary(sys.argv[1] if len(sys.argv) > 1 else "data/studies/declearn"))
