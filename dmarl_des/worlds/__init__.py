@@ -16,6 +16,7 @@ WORLD_MODULES = MappingProxyType(
         "consensus": "dmarl_des.worlds.consensus",
         "coverage": "dmarl_des.worlds.coverage",
         "mutual_aid": "dmarl_des.worlds.mutual_aid",
+        "search_rescue": "dmarl_des.worlds.search_rescue",
         "swarm": "dmarl_des.worlds.swarm",
         "traffic": "dmarl_des.worlds.traffic",
     }
