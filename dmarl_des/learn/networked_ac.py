@@ -448,7 +448,7 @@ class NetworkedAC:
             rows = flat
             if arrived.agents.shape[0] < flat.shape[0]:
                 rows = flat.index_select(0, torch.as_tensor(arrived.agents, device=self.device))
-            spread = torch.var(rows, dim=0, correction=0).sum().sqrt()
+            spread = torch.linalg.vector_norm(rows - rows.mean(0)) / rows.shape[0] ** 0.5
         weight = None if self_weight is None else float(self_weight.mean())
         return {"self_weight": weight, "disagreement": float(spread)}
 

@@ -192,7 +192,7 @@ class ResilientAC(NetworkedAC):
             return {"disagreement": None, "fit_loss": None}
         with torch.no_grad():
             rows = net.flat.index_select(0, agents)
-            spread = (rows - rows.mean(0)).square().sum(1).mean().sqrt()
+            spread = torch.linalg.vector_norm(rows - rows.mean(0)) / rows.shape[0] ** 0.5
         return {"disagreement": float(spread), "fit_loss": fit_loss}
 
     def _robust(self, own: torch.Tensor, arrived: Arrived, messages: torch.Tensor, use=None):

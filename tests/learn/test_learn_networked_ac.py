@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -283,6 +284,26 @@ def test_a_parameter_rule_replaces_the_consensus_step():
     assert np.any(plain.critic.flat.detach().numpy()[0] < low - 1.0)
     with pytest.raises(ConfigError, match="learner.rule: got 'average'"):
         make(rule="average")
+
+
+def test_disagreement_is_the_rms_distance_of_the_critics_to_their_mean():
+    """A round where nothing arrived keeps every critic; its disagreement is
+    sqrt((1/N) Σ_i ||ω_i − ω̄||²), computed by hand."""
+    learner = make()
+    rng = np.random.default_rng(2)
+    with torch.no_grad():
+        learner.critic.flat.copy_(torch.as_tensor(rng.normal(size=learner.critic.flat.shape)))
+    before = learner.critic.flat.detach().numpy().astype(np.float64)
+    arrived = full_ring_round(learner, learner.outgoing("critic", np.arange(N)))
+    none = np.zeros(0, dtype=np.int64)
+    arrived = dataclasses.replace(
+        arrived, receiver=none, sender=none, entry=none, age=none, source=none, row=none
+    )
+    metrics = learner.combine(arrived)
+    np.testing.assert_array_equal(learner.critic.flat.detach().numpy(), before.astype(np.float32))
+    expected = np.sqrt(np.mean(np.sum((before - before.mean(0)) ** 2, axis=1)))
+    assert metrics["disagreement"] == pytest.approx(expected, rel=1e-5)
+    assert metrics["self_weight"] == pytest.approx(1.0)
 
 
 def test_exchanges_by_learner_and_algorithm():
