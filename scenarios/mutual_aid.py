@@ -67,7 +67,7 @@ a Byzantine agent sends sign-flipped parameters, every run trains its learner.""
 def study():
     """Link loss 0 / 0.3 × no liar / one liar × learner (networked_ac: parameters combined;
     resilient_ac: values combined, then projected) × rule (mean, clipped_mean with H = 1) × 2
-    seeds: 32 training runs of 100 episodes (about 11 minutes on 2 cores shared with other jobs).
+    seeds: 32 training runs of 100 episodes (4.5 to 11 minutes on 2 cores shared with other jobs).
     Both learners get the recipe (a learner named by the grid starts from its defaults)."""
     from dmarl_des.study import Study
 
