@@ -100,6 +100,8 @@ class CoverageGrid:
         covered cells, cells sensed), int64 [A] each. A cell counts as new for the first point
         of the batch whose footprint covers it, when no earlier sensing did."""
         a = points.shape[0]
+        if a == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         cell = (np.asarray(points, dtype=np.float64) / self.cell_width).astype(np.int64)
         np.clip(cell, 0, self.cells - 1, out=cell)
         pad = self._pad

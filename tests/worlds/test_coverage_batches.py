@@ -32,6 +32,8 @@ def test_sensing_a_batch_equals_sensing_one_point_after_another():
             assert many.covered == one.covered
             assert np.array_equal(many.visits(), one.visits())
     assert one.covered > 0
+    new, sensed = many.sense_many(np.zeros((0, 2)))
+    assert new.shape == sensed.shape == (0,) and many.covered == one.covered
 
 
 def reference_known_coverage(position, targets, known, radius, step, size):
