@@ -13,6 +13,7 @@ from dmarl_des.world.registry import world_class as _world_of_params
 WORLD_MODULES = MappingProxyType(
     {
         "box_pushing": "dmarl_des.worlds.box_pushing",
+        "channels": "dmarl_des.worlds.channels",
         "consensus": "dmarl_des.worlds.consensus",
         "coverage": "dmarl_des.worlds.coverage",
         "swarm": "dmarl_des.worlds.swarm",
