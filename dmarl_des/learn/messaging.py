@@ -131,7 +131,10 @@ class Messaging(Protocol):
 
 
 def messaging(policy: object) -> bool:
-    """True for a policy that sends learned messages."""
-    return callable(getattr(policy, "message_spec", None)) and callable(
-        getattr(policy, "hear", None)
+    """True for a policy that sends learned messages (a ``Messaging`` policy whose
+    ``communicates`` attribute, if any, is true)."""
+    return (
+        callable(getattr(policy, "message_spec", None))
+        and callable(getattr(policy, "hear", None))
+        and bool(getattr(policy, "communicates", True))
     )

@@ -11,19 +11,41 @@ from pydantic import ValidationError
 
 from dmarl_des.errors import ConfigError
 from dmarl_des.learn.config import LearnerConfig, LearnerSpec, resolve_device
+from dmarl_des.learn.gnn_iql import GnnIQL, GnnIQLConfig
+from dmarl_des.learn.gnn_ippo import GnnIPPO, GnnIPPOConfig
 from dmarl_des.learn.ippo import IPPO, IPPOConfig
 from dmarl_des.learn.iql import IQL, IQLConfig
+from dmarl_des.learn.mfac import MFAC, MFACConfig
+from dmarl_des.learn.mfq import MFQ, MFQConfig
 from dmarl_des.learn.protocol import Learner
 from dmarl_des.learn.qmix import QMIX, QMIXConfig
 from dmarl_des.learn.vdn import VDN, VDNConfig
 
 LEARNERS: Mapping[str, type[LearnerConfig]] = MappingProxyType(
-    {"iql": IQLConfig, "ippo": IPPOConfig, "vdn": VDNConfig, "qmix": QMIXConfig}
+    {
+        "iql": IQLConfig,
+        "ippo": IPPOConfig,
+        "vdn": VDNConfig,
+        "qmix": QMIXConfig,
+        "mfq": MFQConfig,
+        "mfac": MFACConfig,
+        "gnn_ippo": GnnIPPOConfig,
+        "gnn_iql": GnnIQLConfig,
+    }
 )
 """Config class of every built-in learner, by ``learner.name``."""
 
 _ALGORITHMS: Mapping[str, type] = MappingProxyType(
-    {"iql": IQL, "ippo": IPPO, "vdn": VDN, "qmix": QMIX}
+    {
+        "iql": IQL,
+        "ippo": IPPO,
+        "vdn": VDN,
+        "qmix": QMIX,
+        "mfq": MFQ,
+        "mfac": MFAC,
+        "gnn_ippo": GnnIPPO,
+        "gnn_iql": GnnIQL,
+    }
 )
 
 
