@@ -47,7 +47,9 @@ class TokenBucket:
         ``agents`` are distinct."""
         if self.rate <= 0.0:
             return np.ones(agents.size, dtype=bool)
-        level = np.minimum(self.depth, self.tokens[agents] + self.rate * (now - self.t_last[agents]))
+        level = np.minimum(
+            self.depth, self.tokens[agents] + self.rate * (now - self.t_last[agents])
+        )
         ok = level + 1e-9 >= cost
         self.tokens[agents] = np.where(ok, level - cost, level)
         self.t_last[agents] = now

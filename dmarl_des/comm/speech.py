@@ -269,7 +269,9 @@ class Speech:
             self.counts["bytes_on_air"] += 4 * int(who.size)
         return spent
 
-    def _offer(self, agents: np.ndarray, vectors: np.ndarray, gate: np.ndarray | None) -> np.ndarray:
+    def _offer(
+        self, agents: np.ndarray, vectors: np.ndarray, gate: np.ndarray | None
+    ) -> np.ndarray:
         """Agents offer ``vectors``: the rule, then the budget, choose who transmits."""
         spent = np.zeros(agents.size)
         self.counts["offered"] += int(agents.size)

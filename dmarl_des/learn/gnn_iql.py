@@ -77,7 +77,9 @@ class GnnIQL:
         self.target = copy.deepcopy(self.online).requires_grad_(False)
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=config.lr)
         log_size = max(config.log_size, 2 * config.buffer_size)
-        log = HeardLog(log_size, spec.n_agents, spec.obs_dim, a, s, config.max_heard, config.offsets)
+        log = HeardLog(
+            log_size, spec.n_agents, spec.obs_dim, a, s, config.max_heard, config.offsets
+        )
         self.talk = Conversation(spec.n_agents, log, s, config.comm_cost)
         self.replay = ReplayBuffer(
             config.buffer_size,
@@ -92,7 +94,9 @@ class GnnIQL:
                 "ready": ((), np.bool_),
             },
         )
-        self.epsilon = LinearSchedule(config.eps_start, config.eps_end, config.eps_decay, spec.n_agents)
+        self.epsilon = LinearSchedule(
+            config.eps_start, config.eps_end, config.eps_decay, spec.n_agents
+        )
         self.decisions = 0
         self.updates = 0
         self._credit = 0

@@ -1,20 +1,21 @@
 """MF-AC: mean-field actor-critic over macro-actions, the mean action taken from what neighbours announced.
 
-Mean-field actor-critic (Yang et al., ICML 2018) with a critic Q_φ(o_i, ā_i, ·) over the agent's
-macro-actions and an actor π_θ(· | o_i, ā_i), ā_i the mean of the one-hot macro-actions the
-neighbours announced through the network (``dmarl_des.learn.mean_field``). The paper's actor
-sees the global state, which in its battle game holds the neighbours; here an agent sees only
-its own observation, so its actor takes the mean action too (as its Boltzmann policy does in
-MF-Q). One set of parameters for every agent. After each episode (or every ``update_every``
+Mean-field actor-critic (Yang et al., ICML 2018): an actor π_θ(· | o_i, ā_i) and a critic that
+sees the mean action ā_i, the mean of the one-hot macro-actions the neighbours announced
+through the network (``dmarl_des.learn.mean_field``). The paper's actor sees the global state,
+which in its battle game holds the neighbours; here an agent sees only its own observation, so
+its actor takes the mean action too (as the Boltzmann policy of MF-Q does). The paper's critic
+is Q_φ(s, a, ā); a critic over macro-actions trained on the taken one only leaves the others'
+values untrained, and an advantage against them reinforces whatever was taken — so the critic is
+the state value V_φ(o_i, ā_i) of the public reference code, and the advantage the SMDP TD error.
+One set of parameters for every agent. After each episode (or every ``update_every``
 transitions), ``epochs`` passes over the macro-transitions (o, ā, m, r_c, o', ā', τ) in
 ``minibatches``:
 
-    critic:  y = r_c + γ^τ · Σ_{m' ∈ mask'} π_θ(m' | o', ā') Q_φ(o', ā', m')     (0 at a terminal)
-             L_Q = ½ (Q_φ(o, ā, m) − y)²       (y computed without gradient: the paper's v^MF)
-    actor:   A = Q_φ(o, ā, m) − Σ_{m''} π_θ(m'' | o, ā) Q_φ(o, ā, m'')            (no gradient)
-             L_π = −A · log π_θ(m | o, ā) − c_e · H[π_θ(· | o, ā)]
-
-as in the paper's policy gradient ∇_θ log π_θ · Q_φ with the expected Q as baseline.
+    y   = r_c + γ^τ · V_φ(o', ā')                    (no bootstrap at a terminal; no gradient)
+    L_V = ½ (V_φ(o, ā) − y)²
+    A   = y − V_φ(o, ā)                               (no gradient)
+    L_π = −A · log π_θ(m | o, ā) − c_e · H[π_θ(· | o, ā)]
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class MFAC:
         self.rng = self.streams.rng
         d, a = spec.obs_dim + spec.n_actions, spec.n_actions
         self.actor = mlp(d, config.hidden, a).to(device)
-        self.critic = mlp(d, config.hidden, a).to(device)
+        self.critic = mlp(d, config.hidden, 1).to(device)
         init_from(self.actor, self.streams.init)
         init_from(self.critic, self.streams.init)
         with torch.no_grad():
@@ -156,12 +157,6 @@ class MFAC:
         return self._episode_over and self.rollout_size > 0
 
     # -- learning -----------------------------------------------------------------------------
-    def _expected(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(Q_φ(x, ·), π_θ(· | x)) masked: π is 0 on disallowed macro-actions."""
-        q = self.critic(x)
-        pi = torch.softmax(mask_logits(self.actor(x), mask), dim=1)
-        return q, pi
-
     def update(self) -> dict[str, float]:
         cfg = self.config
         if not self.rollout:
@@ -170,31 +165,25 @@ class MFAC:
         self.rollout, self.rollout_size, self._episode_over = [], 0, False
         t = {k: torch.from_numpy(v).to(self.device) for k, v in data.items()}
         n = len(data["action"])
-        sums = dict.fromkeys(("loss", "q_loss", "policy_loss", "entropy", "q_mean"), 0.0)
+        sums = dict.fromkeys(("loss", "value_loss", "policy_loss", "entropy", "q_mean"), 0.0)
         steps = 0
         for _ in range(cfg.epochs):
             for mb_np in np.array_split(self.rng.permutation(n), min(cfg.minibatches, n)):
                 mb = torch.from_numpy(mb_np).to(self.device)
                 x, action, mask = t["x"][mb], t["action"][mb], t["mask"][mb]
                 with torch.no_grad():
-                    q_next, pi_next = self._expected(t["x_next"][mb], t["mask_next"][mb])
-                    v_next = (pi_next * q_next).sum(dim=1)
+                    v_next = self.critic(t["x_next"][mb]).squeeze(1)
                     bootstrap = ~t["terminal"][mb] & t["mask_next"][mb].any(dim=1)
                     y = t["reward"][mb] + t["discount"][mb] * torch.where(bootstrap, v_next, 0.0)
-                q = self.critic(x)
-                q_taken = q.gather(1, action.unsqueeze(1)).squeeze(1)
-                q_loss = 0.5 * (q_taken - y).pow(2).mean()
+                v = self.critic(x).squeeze(1)
+                q_loss = 0.5 * (v - y).pow(2).mean()
                 self.critic_opt.zero_grad(set_to_none=True)
                 q_loss.backward()
                 nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.grad_clip)
                 self.critic_opt.step()
+                advantage = y - v.detach()
                 logp_all = torch.log_softmax(mask_logits(self.actor(x), mask), dim=1)
                 pi = logp_all.exp()
-                with torch.no_grad():
-                    q_now = self.critic(x)
-                    advantage = q_now.gather(1, action.unsqueeze(1)).squeeze(1) - (
-                        pi * q_now
-                    ).sum(dim=1)
                 logp = logp_all.gather(1, action.unsqueeze(1)).squeeze(1)
                 entropy = -(pi * logp_all).sum(dim=1).mean()
                 policy_loss = -(advantage * logp).mean()
@@ -203,11 +192,11 @@ class MFAC:
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.grad_clip)
                 self.actor_opt.step()
-                sums["loss"] += float(loss) + float(q_loss)
-                sums["q_loss"] += float(q_loss)
-                sums["policy_loss"] += float(policy_loss)
-                sums["entropy"] += float(entropy)
-                sums["q_mean"] += float(q_taken.detach().mean())
+                sums["loss"] += float(loss.detach()) + float(q_loss.detach())
+                sums["value_loss"] += float(q_loss.detach())
+                sums["policy_loss"] += float(policy_loss.detach())
+                sums["entropy"] += float(entropy.detach())
+                sums["q_mean"] += float(v.detach().mean())
                 steps += 1
         self.updates += 1
         return {"samples": float(n), **{k: v / steps for k, v in sums.items()}}

@@ -119,7 +119,9 @@ class MFQ:
         idx = np.asarray(agent_idx, dtype=np.int64).reshape(-1)
         obs = np.asarray(obs, dtype=np.float32)
         if obs.shape != (idx.size, self.spec.obs_dim):
-            raise ConfigError("obs", f"shape {obs.shape}", f"shape ({idx.size}, {self.spec.obs_dim})")
+            raise ConfigError(
+                "obs", f"shape {obs.shape}", f"shape ({idx.size}, {self.spec.obs_dim})"
+            )
         augmented = np.concatenate([obs, self.mean.now[idx]], axis=1)
         actions = self.q.act(augmented, idx, mask, explore=explore)
         self.mean.decide(idx, actions)

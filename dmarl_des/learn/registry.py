@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from dmarl_des.errors import ConfigError
 from dmarl_des.learn.config import LearnerConfig, LearnerSpec, resolve_device
-from dmarl_des.learn.gnn_iql import GnnIQL, GnnIQLConfig
 from dmarl_des.learn.gnn_ippo import GnnIPPO, GnnIPPOConfig
+from dmarl_des.learn.gnn_iql import GnnIQL, GnnIQLConfig
 from dmarl_des.learn.ippo import IPPO, IPPOConfig
 from dmarl_des.learn.iql import IQL, IQLConfig
 from dmarl_des.learn.mfac import MFAC, MFACConfig

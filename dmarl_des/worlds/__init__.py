@@ -16,6 +16,7 @@ WORLD_MODULES = MappingProxyType(
         "channels": "dmarl_des.worlds.channels",
         "consensus": "dmarl_des.worlds.consensus",
         "coverage": "dmarl_des.worlds.coverage",
+        "landmarks": "dmarl_des.worlds.landmarks",
         "swarm": "dmarl_des.worlds.swarm",
     }
 )
