@@ -44,7 +44,7 @@ def geometric_variant() -> Callable | None:
         return None
 
     def run(query, key, value, row):
-        n, heads, dim = query.shape
+        n, _heads, dim = query.shape
         scores = (query[row] * key).sum(dim=2) / dim**0.5
         alpha = softmax(scores, row, num_nodes=n)
         return scatter(alpha.unsqueeze(2) * value, row, dim=0, dim_size=n, reduce="sum")

@@ -1,4 +1,4 @@
-"""The graph-attention communication network: own observation, attention over heard messages, heads, and the message an agent says.
+"""The graph-attention network: own observation, attention over heard messages, heads, and what an agent says.
 
 For agent i with observation o_i, which heard messages m_j (with offsets δ_ij in worlds with
 positions) from neighbours j:

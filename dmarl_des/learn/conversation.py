@@ -1,4 +1,4 @@
-"""What a communicating learner keeps between hearing, acting and training: heard batches, decision records, spoken messages, communication cost.
+"""What a communicating learner keeps: heard batches, decision records, spoken messages, communication cost.
 
 Shared by the graph-attention learners (``gnn_ippo``, ``gnn_iql``). Per decision batch the
 simulator calls ``hear`` (what the batch heard), the learner acts on ``take(agent_idx)`` (the

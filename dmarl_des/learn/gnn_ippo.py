@@ -1,4 +1,4 @@
-"""Mac-IPPO with graph-attention communication: a shared policy over its own observation and the messages its neighbours sent.
+"""Mac-IPPO with graph-attention communication: one shared policy over own observation and neighbours' messages.
 
 Each agent i decides on its observation o_i and the messages it heard — the latest that
 arrived through the network from each current neighbour (``dmarl_des.learn.messaging``) — with
@@ -180,10 +180,11 @@ class GnnIPPO:
             gate_logp = torch.zeros(len(agent_idx), device=self.device)
             if gate_logit is not None:
                 p = torch.sigmoid(gate_logit)
-                if explore:
-                    gate = torch.rand(len(agent_idx), generator=noise).to(self.device) < p
-                else:
-                    gate = p > 0.5
+                gate = (
+                    torch.rand(len(agent_idx), generator=noise).to(self.device) < p
+                    if explore
+                    else p > 0.5
+                )
                 gate_logp = torch.where(gate, torch.log(p + 1e-8), torch.log1p(-p + 1e-8))
             said = self.net.message(h, action)
         actions = action.cpu().numpy()

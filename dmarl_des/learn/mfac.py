@@ -117,10 +117,11 @@ class MFAC:
         with torch.no_grad():
             mask_t = torch.from_numpy(mask).to(self.device)
             logits = mask_logits(self.actor(x), mask_t)
-            if explore:
-                action = sample_masked(logits, mask_t, self.streams.noise)
-            else:
-                action = masked_argmax(logits, mask_t)
+            action = (
+                sample_masked(logits, mask_t, self.streams.noise)
+                if explore
+                else masked_argmax(logits, mask_t)
+            )
         actions = action.cpu().numpy()
         self.mean.decide(idx, actions)
         return actions
