@@ -3,8 +3,8 @@
 N agents on the scenario's graph (``net.topology``; kind ``world``, the default: a ring with
 ``net.topology.k`` neighbours on each side) each transmit on one of ``n_channels`` channels.
 The macro-action ``channel_k`` transmits on channel k for a duration drawn uniformly in
-``[duration_min, duration_max]`` (known when it starts: a *timed* world; the spread makes decisions asynchronous). Every ``tick`` (place
-``AFTER_DECISIONS``, so it sees the channels chosen at that instant) each agent whose channel no
+``[duration_min, duration_max]`` (known when it starts: a *timed* world; the spread makes
+decisions asynchronous). Every ``tick`` (place ``AFTER_DECISIONS``, so it sees the channels chosen at that instant) each agent whose channel no
 neighbour shares earns its own reward ``tick`` — the clean transmission time of the window it
 begins (the reward belongs to the macro-actions running from then on). ``team_return`` is the
 agents' total clean time; the best possible is ``N · horizon`` (a proper colouring, which exists
