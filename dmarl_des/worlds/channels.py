@@ -4,11 +4,12 @@ N agents on the scenario's graph (``net.topology``; kind ``world``, the default:
 ``net.topology.k`` neighbours on each side) each transmit on one of ``n_channels`` channels.
 The macro-action ``channel_k`` transmits on channel k for a duration drawn uniformly in
 ``[duration_min, duration_max]`` (known when it starts: a *timed* world; the spread makes
-decisions asynchronous). Every ``tick`` (place ``AFTER_DECISIONS``, so it sees the channels chosen at that instant) each agent whose channel no
-neighbour shares earns its own reward ``tick`` — the clean transmission time of the window it
-begins (the reward belongs to the macro-actions running from then on). ``team_return`` is the
-agents' total clean time; the best possible is ``N · horizon`` (a proper colouring, which exists
-when ``n_channels`` exceeds the largest degree).
+decisions asynchronous). Every ``tick`` (place ``AFTER_DECISIONS``, so it sees the channels
+chosen at that instant) each agent whose channel no neighbour shares earns its own reward
+``tick``: the clean transmission time of the window it begins (the reward belongs to the
+macro-actions running from then on). ``team_return`` is the agents' total clean time; the best
+possible is ``N · horizon`` (a proper colouring, which exists when ``n_channels`` exceeds the
+largest degree, by one more with ``hop``).
 
 With ``hop`` (the default) radios hop: a transmission may not stay on the channel of the one
 before it (the initiation set masks it), so every decision needs a free channel again — the
