@@ -87,7 +87,8 @@ class SendingRule:
         if rule == "always":
             return np.ones(agents.size, dtype=bool)
         if rule == "event":
-            moved = np.linalg.norm(vectors - self.last_sent[agents], axis=1)
+            change = vectors.astype(np.float64) - self.last_sent[agents].astype(np.float64)
+            moved = np.linalg.norm(change, axis=1)
             return ~self.has_sent[agents] | (moved >= self.spec.delta)
         if rule == "vbc":
             spread = vectors.var(axis=1) if vectors.shape[1] > 1 else np.abs(vectors[:, 0])
