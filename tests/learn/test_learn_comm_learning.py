@@ -1,4 +1,4 @@
-"""Communicating learners learn: graph-attention messages beat the same learner without them, MF-Q beats IQL; checkpoints travel to any swarm size; inference stays batched."""
+"""Communicating learners learn (messages, mean field); checkpoints travel to any size; inference stays batched."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Graph attention and the communication network: permutations, absent neighbours, nothing heard, the differentiable channel."""
+"""Graph attention and the communication network: permutations, absent neighbours, the differentiable channel."""
 
 from __future__ import annotations
 
