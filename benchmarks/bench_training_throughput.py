@@ -12,7 +12,13 @@ episodes last 25 ticks; MLP 64 × 64. Learners, default hyperparameters unless n
 - Mac-IQL: one pooled replay, a minibatch of 64 per 4 stored transitions;
 - Mac-IQL ``replay = per_agent``: each agent its own replay; one update per 4 transitions of each
   agent trains every agent on 64 of its own (the same 16 replayed rows per stored transition);
-- Mac-IPPO: one update per episode, 4 epochs × 4 minibatches.
+- Mac-IPPO: one update per episode, 4 epochs × 4 minibatches;
+- networked actor-critic (Algorithm 1, critics over each agent's observation): one update per
+  tick (the paper's cadence) with a consensus round every tick or every 5 ticks, or one update
+  of 5 ticks' transitions with a round per update; rounds run through a simulated network of
+  their own (``ConsensusRounds``: the critics travel as messages, are checked at the receivers
+  and combined, as in a world; 8 neighbours, ideal links). Its parameter mode is the actors';
+  its critics are per agent in both columns.
 
 Then one consensus mixing round ``θ_i ← Σ_j C_ij θ_j`` over stacked per-agent parameters (8
 neighbours on a ring lattice over a random order of the agents, Metropolis weights, F parameters
@@ -44,7 +50,50 @@ LEARNERS = {  # label -> (learner name, hyperparameters besides the parameter mo
     "Mac-IQL": ("iql", {}),
     "Mac-IQL replay=per_agent": ("iql", {"replay": "per_agent"}),
     "Mac-IPPO": ("ippo", {}),
+    "networked AC, round/tick": ("networked_ac", {"consensus_period": 1.0}),
+    "networked AC, round/5 ticks": ("networked_ac", {"consensus_period": 5.0}),
+    "networked AC, 5 ticks/update": (
+        "networked_ac",
+        {"consensus_period": 5.0, "ticks_per_update": 5},
+    ),
 }
+"""``ticks_per_update`` k sets ``update_every = k · N`` (all agents' transitions of k ticks)."""
+NETWORK_DEGREE = 8
+"""Neighbours of each agent in the networked actor-critic's consensus graph."""
+
+
+class ConsensusRounds:
+    """The networked actor-critic's consensus rounds in a simulated network of its own: a ring
+    lattice of ``NETWORK_DEGREE`` neighbours over a random order of the agents, ideal links
+    (no loss, no delay), every agent up. ``advance()`` after each tick runs the rounds due at
+    that tick (the tick's time is its index): critics sent as messages through the network,
+    received, checked, and combined (``dmarl_des.comm.LearningRounds``, as in a world)."""
+
+    def __init__(self, learner, n_agents: int) -> None:
+        import math
+
+        import simpy
+
+        from dmarl_des.comm import LearningRounds
+        from dmarl_des.log import Recorder
+        from dmarl_des.net import LinkModel, Network, Topology
+
+        indptr, indices = shuffled_ring(n_agents, NETWORK_DEGREE, np.random.default_rng(0))
+        self.env = simpy.Environment()
+        network = Network(
+            self.env,
+            Topology(indptr, indices),
+            LinkModel(),
+            np.random.default_rng(0),
+            kinds={},
+        )
+        self.rounds = LearningRounds(learner, Recorder("bench", tables=()))
+        self.rounds.begin_episode(self.env, network, np.ones(n_agents, bool), 0, math.inf)
+        self.tick = 0
+
+    def advance(self) -> None:
+        self.env.run(until=self.tick + 0.5)
+        self.tick += 1
 
 
 def synthetic_stream(n_agents: int, rng: np.random.Generator):
@@ -67,6 +116,10 @@ def measure(
     clock: Callable[[], float] = time.perf_counter,
 ) -> dict:
     """Transitions/s and updates/s of one learner, parameter mode and swarm size."""
+    settings = dict(settings)
+    ticks = settings.pop("ticks_per_update", 0)
+    if ticks:
+        settings["update_every"] = ticks * n_agents
     config = learner_config(learner_name, {**settings, "params": mode, "device": device})
     learner = make_learner(
         config, obs_dim=OBS_DIM, n_actions=N_ACTIONS, n_agents=n_agents, gamma=0.99, seed=1
@@ -76,6 +129,7 @@ def measure(
     mask = np.ones((n_agents, N_ACTIONS), dtype=bool)
     stream = synthetic_stream(n_agents, rng)
     counts = {"transitions": 0, "updates": 0}
+    rounds = ConsensusRounds(learner, n_agents) if getattr(learner, "exchanges", None) else None
     prev: tuple[np.ndarray, np.ndarray] | None = None
 
     def tick() -> None:
@@ -112,21 +166,26 @@ def measure(
         while learner.ready():
             learner.update()
             counts["updates"] += 1
+        if rounds is not None:
+            rounds.advance()
 
     while counts["updates"] < 2:  # warm-up: first optimizer step, allocator, first kernels
         tick()
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     counts.update(transitions=0, updates=0)
+    rounds_before = rounds.rounds.n_rounds if rounds is not None else 0
     t0 = clock()
     while clock() - t0 < seconds or counts["updates"] == 0:
         tick()
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     elapsed = clock() - t0
+    done = rounds.rounds.n_rounds - rounds_before if rounds is not None else 0
     return {
         "rate": counts["transitions"] / elapsed,
         "updates_s": counts["updates"] / elapsed,
+        "rounds_s": done / elapsed,
         "seconds": elapsed,
     }
 
@@ -203,6 +262,11 @@ def main() -> None:
     )
     parser.add_argument("--sizes", default="10,100,1000", help="swarm sizes N")
     parser.add_argument("--mix-params", type=int, default=10_000, help="F of the mixing round")
+    parser.add_argument(
+        "--learners",
+        default="",
+        help="comma-separated labels to run (default: all), e.g. 'networked'",
+    )
     args = parser.parse_args()
     try:
         resolve_device(args.device)
@@ -217,19 +281,24 @@ def main() -> None:
         f"{args.clock} clock"
     )
     header = (
-        f"{'learner':<26}{'N':>6}{'shared tr/s':>14}{'per_agent tr/s':>16}"
+        f"{'learner':<30}{'N':>6}{'shared tr/s':>14}{'per_agent tr/s':>16}"
         f"{'per_agent/shared':>18}{'upd/s shared':>14}{'upd/s per_agent':>17}"
+        f"{'rounds/s per_agent':>20}"
     )
     print(header)
     print("-" * len(header))
+    wanted = [w.strip() for w in args.learners.split(",") if w.strip()]
     for label, (name, settings) in LEARNERS.items():
+        if wanted and not any(w in label for w in wanted):
+            continue
         for n in sizes:
             shared = measure(name, settings, "shared", n, seconds, args.device, clock)
             own = measure(name, settings, "per_agent", n, seconds, args.device, clock)
             print(
-                f"{label:<26}{n:>6}{shared['rate']:>14,.0f}{own['rate']:>16,.0f}"
+                f"{label:<30}{n:>6}{shared['rate']:>14,.0f}{own['rate']:>16,.0f}"
                 f"{own['rate'] / shared['rate']:>18.2f}"
-                f"{shared['updates_s']:>14,.1f}{own['updates_s']:>17,.1f}",
+                f"{shared['updates_s']:>14,.1f}{own['updates_s']:>17,.1f}"
+                f"{own['rounds_s']:>20,.1f}",
                 flush=True,
             )
     print()

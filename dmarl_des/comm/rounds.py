@@ -159,7 +159,9 @@ class LearningRounds:
                     f"{vectors.dtype} {vectors.shape}",
                     f"float32 ({agents.size}, {ex.size})",
                 )
-            sent[ex.name] = network.broadcast_many(agents, ex.name, vectors) if agents.size else 0
+            sent[ex.name] = (
+                network.broadcast_many(agents, ex.name, vectors, copy=False) if agents.size else 0
+            )
         self._times[cadence].append(float(env.now))
         call_at(env, 0.0, lambda: self._combine(cadence, agents.size, sent), AFTER_DECISIONS)
 

@@ -209,6 +209,19 @@ def check_travel(
             f"the swarm size it was trained at ({where}): its state critic (critic = state) "
             "takes a one-hot agent index sized for that swarm",
         )
+    if learner.get("name") in ("networked_ac", "independent_ac"):
+        raise ConfigError(
+            "card.spec.n_agents",
+            trained,
+            f"the swarm size it was trained at ({where}): its critics are per agent",
+        )
+    if learner.get("critic_input") == "global":
+        raise ConfigError(
+            "card.spec.n_agents",
+            trained,
+            f"the swarm size it was trained at ({where}): its critic (critic_input = global) "
+            "takes the joint action of that swarm",
+        )
     if learner.get("agent_feature") == "agent_id":
         raise ConfigError(
             "card.spec.n_agents",

@@ -66,9 +66,7 @@ def weighted_sum(
     """Σ_m weights[m] · vector_m into the row of each combining agent: [A, size] float32 (row k
     for ``arrived.agents[k]``), one sparse product per source array."""
     a = arrived.agents.shape[0]
-    out = torch.zeros(a, arrived.size, device=device)
-    if not len(arrived):
-        return out
+    out: torch.Tensor | None = None
     local = np.searchsorted(arrived.agents, arrived.receiver)
     for k, src in enumerate(arrived.sources):
         at = np.flatnonzero(arrived.source == k)
@@ -79,8 +77,9 @@ def weighted_sum(
         if used.size == src.shape[0]:
             cols = arrived.row[at]
         matrix = _sparse(local[at], cols.ravel(), weights[at], (a, block.shape[0]), device)
-        out += torch.sparse.mm(matrix, block)
-    return out
+        product = torch.sparse.mm(matrix, block)
+        out = product if out is None else out.add_(product)
+    return torch.zeros(a, arrived.size, device=device) if out is None else out
 
 
 @torch.no_grad()
@@ -88,9 +87,11 @@ def consensus_step(theta: torch.Tensor, arrived: Arrived) -> np.ndarray:
     """Replace the rows ``arrived.agents`` of ``theta`` [N, size] (one row per agent) by
     ``c_ii θ_i + Σ_j c_ij θ̂_{j→i}``; the other rows are left alone. Returns c_ii [A]."""
     weights, self_weight = arrived_weights(arrived)
-    idx = torch.as_tensor(arrived.agents, device=theta.device)
-    own = theta.index_select(0, idx)
     mixed = weighted_sum(arrived, weights, theta.device).to(theta.dtype)
-    mixed += torch.as_tensor(self_weight, device=theta.device, dtype=theta.dtype)[:, None] * own
-    theta.index_copy_(0, idx, mixed)
+    own_weight = torch.as_tensor(self_weight, device=theta.device, dtype=theta.dtype)[:, None]
+    if arrived.agents.shape[0] == theta.shape[0]:  # every agent combines: in place
+        theta.mul_(own_weight).add_(mixed)
+        return self_weight
+    idx = torch.as_tensor(arrived.agents, device=theta.device)
+    theta.index_copy_(0, idx, mixed.add_(own_weight * theta.index_select(0, idx)))
     return self_weight

@@ -124,7 +124,9 @@ class Exchanging(Protocol):
         ...
 
     def outgoing(self, name: str, agents: np.ndarray) -> np.ndarray:
-        """The vectors of exchange ``name`` that ``agents`` [S] send now: float32 [S, size]."""
+        """The vectors of exchange ``name`` that ``agents`` [S] send now: a new float32 array
+        [S, size] that the simulator keeps as the messages' payloads (never a view of live
+        parameters: the learner must not write it afterwards)."""
         ...
 
     def combine(self, arrived: Arrived) -> Mapping[str, float]:

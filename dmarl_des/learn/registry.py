@@ -17,6 +17,12 @@ from dmarl_des.learn.ippo import IPPO, IPPOConfig
 from dmarl_des.learn.iql import IQL, IQLConfig
 from dmarl_des.learn.mfac import MFAC, MFACConfig
 from dmarl_des.learn.mfq import MFQ, MFQConfig
+from dmarl_des.learn.networked_ac import (
+    CentralACConfig,
+    IndependentACConfig,
+    NetworkedAC,
+    NetworkedACConfig,
+)
 from dmarl_des.learn.protocol import Learner
 from dmarl_des.learn.qmix import QMIX, QMIXConfig
 from dmarl_des.learn.vdn import VDN, VDNConfig
@@ -31,6 +37,9 @@ LEARNERS: Mapping[str, type[LearnerConfig]] = MappingProxyType(
         "mfac": MFACConfig,
         "gnn_ippo": GnnIPPOConfig,
         "gnn_iql": GnnIQLConfig,
+        "networked_ac": NetworkedACConfig,
+        "independent_ac": IndependentACConfig,
+        "central_ac": CentralACConfig,
     }
 )
 """Config class of every built-in learner, by ``learner.name``."""
@@ -45,6 +54,9 @@ _ALGORITHMS: Mapping[str, type] = MappingProxyType(
         "mfac": MFAC,
         "gnn_ippo": GnnIPPO,
         "gnn_iql": GnnIQL,
+        "networked_ac": NetworkedAC,
+        "independent_ac": NetworkedAC,
+        "central_ac": NetworkedAC,
     }
 )
 

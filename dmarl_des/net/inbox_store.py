@@ -88,10 +88,15 @@ class InboxStore:
     compaction once they outnumber the live ones.
 
     When a message arrives to a full inbox, ``drop_oldest`` evicts the oldest message and keeps
-    the new one; ``drop_newest`` refuses the new one.
+    the new one; ``drop_newest`` refuses the new one. With ``arena`` (the default) the payload
+    rows of arriving send calls are also copied end to end, so that ``payloads`` gathers small
+    payloads of many calls with one index; a store of large payloads read by reference
+    (``payload_refs``) goes without.
     """
 
-    def __init__(self, n: int, limit: int = 64, policy: str = "drop_oldest") -> None:
+    def __init__(
+        self, n: int, limit: int = 64, policy: str = "drop_oldest", *, arena: bool = True
+    ) -> None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ConfigError("inbox_limit", limit, "an integer >= 1")
         if policy not in INBOX_POLICIES:
@@ -99,6 +104,7 @@ class InboxStore:
         self.n = n
         self.limit = limit
         self.policy = policy
+        self._use_arena = arena
         self._waiters: dict[int, list[InboxWait]] = {}
         self.clear_all()
 
@@ -124,6 +130,8 @@ class InboxStore:
         self._blocks: list[PayloadBlock] = []
         self._block_numbers: dict[int, int] = {}
         self._arena = PayloadArena()
+        if not self._use_arena:
+            self._arena.uniform = False  # gathers go through the blocks themselves
 
     def kind_code(self, name: str) -> int:
         """The store's code for a kind name."""
@@ -139,7 +147,8 @@ class InboxStore:
         if number is None:
             number = self._block_numbers[id(block)] = len(self._blocks)
             self._blocks.append(block)
-            self._arena.register(block)
+            if self._use_arena:
+                self._arena.register(block)
         return number
 
     def count(self, i: int) -> int:
@@ -392,7 +401,8 @@ class InboxStore:
         blocks[:] = renumber[blocks]
         self._blocks = [self._blocks[b] for b in used.tolist()]
         self._block_numbers = {id(b): j for j, b in enumerate(self._blocks)}
-        self._arena.renumber(used, self._blocks)
+        if self._use_arena:
+            self._arena.renumber(used, self._blocks)
         rep = np.repeat(everyone, self._count)
         k = np.arange(live) - np.repeat(np.cumsum(self._count) - self._count, self._count)
         self._head[:] = 0

@@ -30,12 +30,13 @@ class Mailboxes:
         self._of_kind: dict[str, InboxStore] = {}
 
     def open(self, name: str, kinds: Iterable[str], limit: int, policy: str) -> InboxStore:
-        """A new named inbox per agent for ``kinds`` (names not routed elsewhere)."""
+        """A new named inbox per agent for ``kinds`` (names not routed elsewhere); its payloads are
+        read by reference or gathered from their send calls' blocks (no arena copy)."""
         if not isinstance(name, str) or not name:
             raise ConfigError("inbox", name, "a non-empty inbox name")
         if name in self.named:
             raise ConfigError("inbox", name, f"a name not yet used ({', '.join(self.named)})")
-        store = InboxStore(self.n, limit, policy)
+        store = InboxStore(self.n, limit, policy, arena=False)
         kinds = list(kinds)
         for kind in kinds:
             if kind in self._of_kind:

@@ -389,6 +389,8 @@ class Network:
         kind: str,
         payloads: np.ndarray,
         size: int | None = None,
+        *,
+        copy: bool = True,
     ) -> int:
         """Many senders broadcast at this instant, each to its current topology neighbours.
 
@@ -397,6 +399,10 @@ class Network:
         ``broadcast(srcs[1], ...)``, ... in that order: same messages and sequence numbers, same
         random draws, same fates, same deliveries. ``srcs`` may repeat a sender (its later
         broadcasts queue behind the earlier ones). Returns the number of messages sent.
+
+        The stack is snapshotted (copied, read-only); ``copy=False`` hands a numeric stack over
+        instead: it becomes the snapshot itself (made read-only), for a caller that built it for
+        this call and keeps no writable reference (the learning rounds' parameter vectors).
         """
         ids = self._check_agents("srcs", srcs)
         self._check_kind_and_size(kind, size)
@@ -409,7 +415,7 @@ class Network:
         if payloads.shape[0] != ids.size:
             raise ConfigError("payloads", payloads.shape, f"one row per sender ({ids.size})")
         kind_spec = self._kinds.get(kind)
-        block, row_entry, row_reason, row_size = payload_rows(kind_spec, payloads, size)
+        block, row_entry, row_reason, row_size = payload_rows(kind_spec, payloads, size, copy)
         sender, dsts = neighbour_pairs(self._topology, ids)
         entries, reasons, sizes = row_entry[sender], row_reason[sender], row_size[sender]
         if self._outgoing is not None:

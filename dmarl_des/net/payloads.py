@@ -99,13 +99,22 @@ def _entry_codes(stack: np.ndarray, bound: float) -> np.ndarray:
             finite = np.isfinite(stack.reshape(s, -1)).all(axis=1)
             codes[~finite] = _CODE["not_finite"]
         return codes
-    wide = stack.astype(np.float64, copy=False).reshape(s, -1)
-    within = (wide <= bound) & (wide >= -bound)  # False for NaN
+    rows = stack.reshape(s, -1)
+    if rows.shape[1] == 0:
+        return codes
+    # a row's entries all lie in [-bound, bound] iff its largest and smallest do (NaN spreads to
+    # both and fails the test); converting them to float64 is exact, so the comparison is the one
+    # of every entry in float64, at the cost of two passes and no float64 copy of the stack
+    high = rows.max(axis=1).astype(np.float64)
+    low = rows.min(axis=1).astype(np.float64)
+    within = (high <= bound) & (low >= -bound)  # False for NaN
     if within.all():
         return codes
-    codes[~within.all(axis=1)] = _CODE["out_of_bound"]
+    codes[~within] = _CODE["out_of_bound"]
     if stack.dtype.kind == "f":
-        codes[~np.isfinite(wide).all(axis=1)] = _CODE["not_finite"]
+        outside = np.flatnonzero(~within)
+        finite = np.isfinite(rows[outside]).all(axis=1)
+        codes[outside[~finite]] = _CODE["not_finite"]
     return codes
 
 
@@ -152,19 +161,25 @@ def payload_list(
 
 
 def payload_rows(
-    kind: MessageKind | None, payloads: np.ndarray, size: int | None
+    kind: MessageKind | None, payloads: np.ndarray, size: int | None, copy: bool = True
 ) -> tuple[PayloadBlock, np.ndarray, np.ndarray, np.ndarray]:
     """A stack with one payload row per sender: (block, entry, reason code and size per row).
 
     A numeric stack is snapshotted and checked as a whole (entry i is row i); an object array
-    falls back to one payload at a time (its rows are heterogeneous payloads).
+    falls back to one payload at a time (its rows are heterogeneous payloads). With ``copy =
+    False`` a numeric stack is its own snapshot (a read-only view of it: its owner hands it over
+    and never writes it again).
     """
     s = payloads.shape[0]
     if payloads.dtype == object:
         block = PayloadBlock()
         entries, codes, sizes = payload_list(block, kind, [payloads[i] for i in range(s)], size)
         return block, entries, codes, sizes
-    stack = snapshot_rows(payloads)
+    if copy:
+        stack = snapshot_rows(payloads)
+    else:
+        stack = payloads.view()
+        stack.flags.writeable = False
     nbytes = stack.dtype.itemsize * math.prod(stack.shape[1:]) if size is None else size
     return (
         PayloadBlock(stack),

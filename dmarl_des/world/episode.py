@@ -108,7 +108,7 @@ class EpisodeRunner:
         world.action_override = None
         world.reset_episode(episode)
         speech = self.decisions.speech = self._speech(world.policy)
-        needs_network = self.learning.exchanging or speech is not None
+        needs_network = self.learning.exchanger or speech is not None
         world.network = episode_network(world, episode, needs_network)
         if world.network is not None:
             declare_network_tables(world.recorder)

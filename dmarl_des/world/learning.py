@@ -53,9 +53,12 @@ class Learning:
         self._epoch_action = np.zeros(0, dtype=np.int64)
         self.rounds: LearningRounds | None = None
         """The learning rounds of the exchanging learner (kept over the run), else None."""
+        self.exchanger = False
+        """True when the policy is an exchanging learner: every episode has a network (even in a
+        world without message kinds; faults on messages then apply to its learning traffic)."""
         self.exchanging = False
         """True in a training episode of an exchanging learner: the episode has learning
-        traffic (and a network, even in a world without message kinds)."""
+        traffic (rounds)."""
 
     def begin_episode(
         self, policy: Policy, phase: str, episode: int, clock: Callable[[], float]
@@ -68,7 +71,8 @@ class Learning:
         self._clock = clock
         self._epoch_time = 0.0
         self._epoch_action = np.full(self.slots.n, -1, dtype=np.int64)
-        self.exchanging = training and exchanging(policy)
+        self.exchanger = exchanging(policy)
+        self.exchanging = training and self.exchanger
         if self.exchanging and (self.rounds is None or self.rounds.learner is not policy):
             self.rounds = LearningRounds(policy, self.recorder)
 

@@ -17,6 +17,7 @@ WORLD_MODULES = MappingProxyType(
         "consensus": "dmarl_des.worlds.consensus",
         "coverage": "dmarl_des.worlds.coverage",
         "landmarks": "dmarl_des.worlds.landmarks",
+        "mutual_aid": "dmarl_des.worlds.mutual_aid",
         "swarm": "dmarl_des.worlds.swarm",
     }
 )

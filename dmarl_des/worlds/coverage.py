@@ -14,7 +14,9 @@ Rules (docs/world_coverage.md has the full page):
   ``sensor_radius`` of the arrival cell's centre). The team reward is the newly covered share of
   the area (``reward="fraction"``; or its area, or a cell count), given as the flight ends, so
   that it belongs to the flight that earned it. The episode's ``team_return`` is then
-  the covered fraction at its end.
+  the covered fraction at its end. With ``reward_scope="private"`` the same reward is the
+  arriving UAV's own (each UAV's transitions carry only what it discovered; the team return is
+  the same).
 * On arrival a UAV broadcasts its arrival point (message kind ``covered``, float32 [2]) to its
   current radio neighbours; the UAVs arriving at one instant broadcast in one batch. With
   ``net.topology.kind == "world"`` the neighbours are the UAVs within ``radio_range`` (a k-d tree
@@ -127,6 +129,9 @@ class CoverageParams(WorldParams):
     target: float = Field(0.9, gt=0.0, le=1.0, description="covered fraction counted a success")
     stop_at_target: bool = Field(False, description="end the episode when the target is reached")
     reward: Literal["fraction", "area", "cells"] = "fraction"
+    reward_scope: Literal["team", "private"] = Field(
+        "team", description="new coverage rewards the team, or only the UAV that found it"
+    )
     record_every: Period = Field(10.0, gt=0.0, description="period of `coverage` table rows")
     state_grid: int = Field(4, ge=1, le=64, description="blocks per side of the global state map")
 
@@ -235,6 +240,7 @@ class CoverageWorld(World):
             "area": self.grid.cell_area,
             "cells": 1.0,
         }[p.reward]
+        self._private = p.reward_scope == "private"
         self._proximity = ProximityTopology(p.radio_range)
         self._world_topology = self.scenario.net.topology.kind == "world"
         self._min_flight = 1e-9 * p.step
@@ -388,8 +394,11 @@ class CoverageWorld(World):
             new, sensed = self.grid.sense(x, y)
             self.sensings += sensed
             self.trail.add_one(i, x, y)
-            if new:
-                self.give_reward(new * self.cell_value)  # belongs to the arriving flight
+            if new:  # belongs to the arriving flight
+                if self._private:
+                    self.give_reward(new * self.cell_value, agents=[self.sim_agents[i]])
+                else:
+                    self.give_reward(new * self.cell_value)
             else:
                 self.wasted_arrivals += 1
         self.arrivals += len(arriving)

@@ -216,10 +216,11 @@ def test_a_world_without_message_kinds_gets_a_network_for_learning_traffic():
     learner = Gossip(np.array([[0.0, 2.0], [4.0, 6.0]], dtype=np.float32), period=5.0)
     world.policy = learner
     world.run_episode(0, "eval")
-    assert world.network is None
+    assert world.network is not None and world.network.inboxes == ()  # no traffic in evaluation
     world.run_episode(1, "train")
     assert world.network is not None and world.network.inboxes == ("theta",)
     frames = world.recorder.frames()
+    assert frames["network"]["sent"].to_list() == [0, 4]
     assert frames["rounds"]["used"].to_list() == [2, 2]
     np.testing.assert_allclose(learner.theta.numpy(), [[2.0, 4.0], [2.0, 4.0]])  # weights 1/2
     assert frames["network_kinds"]["kind"].to_list() == ["theta"]

@@ -12,7 +12,15 @@ from .games import run_chain_episodes, step_or_leap_chain
 
 
 def test_every_builtin_learner_builds_and_follows_the_protocol():
-    assert set(LEARNERS) == {"iql", "ippo", "vdn", "qmix"}
+    assert set(LEARNERS) == {
+        "iql",
+        "ippo",
+        "vdn",
+        "qmix",
+        "networked_ac",
+        "independent_ac",
+        "central_ac",
+    }
     for name in LEARNERS:
         learner = make_learner(
             learner_config(name, {}),
@@ -35,7 +43,11 @@ def test_the_registry_is_immutable():
 @pytest.mark.parametrize(
     ("name", "values", "pattern"),
     [
-        ("dqn", {}, r"learner.name: got 'dqn'; allowed: iql \| ippo \| vdn \| qmix"),
+        (
+            "dqn",
+            {},
+            r"learner.name: got 'dqn'; allowed: iql \| ippo \| vdn \| qmix \| networked_ac",
+        ),
         ("iql", {"learning_rate": 0.1}, r"learner.learning_rate.*allowed: keys .*\blr\b"),
         ("iql", {"lr": -1.0}, r"learner.lr: got -1.0; allowed: .*greater than 0"),
         ("ippo", {"params": "private"}, r"learner.params: got 'private'.*'shared'"),

@@ -183,6 +183,24 @@ def test_an_arrival_pays_the_flight_that_reached_it():
     assert tr["reward"].to_list() == pytest.approx([5 * 0.9, 5 * 0.9, 0.0])
 
 
+def test_private_rewards_pay_only_the_uav_that_discovers():
+    """Two UAVs fly east in parallel, 10 apart (disjoint footprints); UAV 1 only hovers. Team
+    scope: every running macro-action earns the team's reward; private: only the discoverer."""
+    plans = {0: [E, E], 1: []}
+    start = [(50.5, 50.5), (50.5, 20.5)]
+    rows = {}
+    for scope in ("team", "private"):
+        world = _placed(start, plans, horizon=2.5, gamma=0.9, **{"world.reward_scope": scope})
+        row = world.run_episode(0, "eval")
+        tr = world.recorder.frame("transitions").sort("agent_id", "t_start")
+        rows[scope] = (row["team_return"], tr.filter(pl.col("agent_id") == 1)["reward"].sum())
+        agents = world.recorder.frame("agents").sort("agent_id")["return"].to_list()
+        if scope == "private":
+            assert agents == [10.0, 0.0]  # 5 new cells per arrival of UAV 0, none for UAV 1
+    assert rows["team"][0] == rows["private"][0] == 10.0
+    assert rows["team"][1] > 0.0 and rows["private"][1] == 0.0
+
+
 def test_reward_fraction_sums_to_the_final_coverage():
     res = run_scenario(_scenario(n_agents=40, horizon=15.0, seed=3), keep_world=True)
     ep = res.frames["episodes"].row(0, named=True)
