@@ -1,0 +1,283 @@
+"""Learned communication: generalisation across swarm sizes, return vs bytes, loss, inference cost.
+
+Four experiments, each printing a Markdown table (and, with ``--figures DIR``, a PNG):
+
+* ``generalise`` — a graph-attention Mac-IPPO policy (``gnn_ippo``) trained with 6 agents on
+  ``landmarks`` is evaluated unchanged (greedy) at larger swarms, beside the scripted greedy
+  policy and the random one (mean team return per episode over ``--seeds`` seeds);
+* ``bytes`` — on ``channels`` (frequency hopping), return against bytes sent for the three ways
+  of sending less: event-triggered (δ swept, one trained policy), VBC-style (the request
+  threshold swept, the same policy) and a learned gate (one policy trained per communication
+  cost), plus a byte budget; bytes are the network's ``learn_bytes_sent`` per episode;
+* ``loss`` — on ``channels``, each method trained on ideal links (MF-Q, MF-AC, gnn_ippo, gnn_iql,
+  and the deaf-and-mute gnn_ippo) then evaluated under Bernoulli link loss 0…0.6, beside the
+  scripted and random policies;
+* ``inference`` — ``landmarks`` with 1,000 agents (about 7 radio neighbours each) on a 0.25
+  control tick: the cost of the policy's one call per decision batch, per decision, and the
+  whole simulation's decisions per second, for gnn_ippo and the same network without
+  messages.
+
+Training runs are small (seconds to a minute each on one core); seeds are fixed.
+Run: ``python benchmarks/bench_comm.py generalise|bytes|loss|inference [--figures docs/figures]``.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dmarl_des.learn.checkpoint import save_checkpoint
+from dmarl_des.learn.registry import learner_config
+from dmarl_des.scenario import Scenario
+from dmarl_des.study.policies import build_policy
+from dmarl_des.worlds import world_class
+from dmarl_des.worlds.channels import ChannelsParams
+from dmarl_des.worlds.landmarks import LandmarksParams
+
+torch.set_num_threads(1)
+
+CHANNELS = {
+    "world": ChannelsParams(n_channels=4),
+    "n_agents": 8,
+    "horizon": 16.0,
+    "gamma": 0.9,
+    "net": {"topology": {"k": 1}},
+}
+LANDMARKS = {"world": LandmarksParams(), "horizon": 30.0, "decision_period": 0.25, "gamma": 0.95}
+GNN = {"lr": 3e-3, "hidden": 32, "epochs": 10, "minibatches": 2, "ent_coef": 0.0}
+GNN["gae_lambda"] = 0.8
+Q = {"lr": 1e-3, "learning_starts": 100, "train_every": 2, "eps_decay": 40, "target_every": 50}
+Q["hidden"] = 32
+
+
+def train(base: dict, name: str, values: dict, episodes: int, seed: int = 1, **more) -> Any:
+    """A learner trained in a fresh world (``more``: scenario keys, e.g. ``comm``)."""
+    s = Scenario.build(
+        **base,
+        episodes=episodes,
+        policy="learner",
+        seed=seed,
+        learner=learner_config(name, values),
+        **more,
+    )
+    world = world_class(s.world)(s)
+    world.policy = learner = build_policy(s, world)
+    world.run()
+    return learner
+
+
+def evaluate(base: dict, policy: str, seeds: int, overrides: dict | None = None) -> dict:
+    """Mean greedy team return, learning bytes sent and messages per episode, over seeds."""
+    returns, sent, msgs = [], [], []
+    for seed in range(seeds):
+        s = Scenario.build(**base, policy=policy, seed=100 + seed)
+        if overrides:
+            s = s.with_overrides(overrides)
+        world = world_class(s.world)(s)
+        world.policy = build_policy(s, world)
+        row = world.run_episode(0, "eval")
+        returns.append(row["team_return"])
+        sent.append(row["learn_bytes_sent"])
+        msgs.append(row["learn_msgs_sent"])
+    return {"return": float(np.mean(returns)), "bytes": float(np.mean(sent))}
+
+
+def checkpoint(learner: Any, world: str, folder: Path, name: str) -> str:
+    path = folder / name
+    save_checkpoint(path, learner, {"world": {"name": world}})
+    return str(path)
+
+
+# ---------------------------------------------------------------------------------- experiments
+def generalise(args: argparse.Namespace, folder: Path) -> None:
+    small = {**LANDMARKS, "n_agents": 6}
+    t0 = time.perf_counter()
+    values = {"lr": 3e-3, "hidden": 64, "epochs": 8, "minibatches": 4, "gae_lambda": 0.8}
+    learner = train(small, "gnn_ippo", values, args.train_episodes)
+    trained = time.perf_counter() - t0
+    path = checkpoint(learner, "landmarks", folder, "gnn")
+    rows = []
+    print(f"\ngnn_ippo trained with 6 agents, {args.train_episodes} episodes ({trained:.0f} s)")
+    print("| agents | gnn_ippo (trained at 6) | scripted greedy | random |")
+    print("| ---: | ---: | ---: | ---: |")
+    for n in args.sizes:
+        base = {**LANDMARKS, "n_agents": n}
+        cells = [evaluate(base, p, args.seeds)["return"] for p in (path, "scripted", "random")]
+        rows.append((n, *cells))
+        print(f"| {n} | {cells[0]:.2f} | {cells[1]:.2f} | {cells[2]:.2f} |")
+    if args.figures:
+        plot(
+            args.figures / "landmarks_generalisation.png",
+            "agents (log)",
+            "team return (covered fraction × time − collisions)",
+            {
+                label: ([r[0] for r in rows], [r[k] for r in rows])
+                for k, label in ((1, "gnn_ippo trained at 6"), (2, "scripted"), (3, "random"))
+            },
+            logx=True,
+        )
+
+
+def bytes_curve(args: argparse.Namespace, folder: Path) -> None:
+    base = dict(CHANNELS)
+    talker = checkpoint(train(base, "gnn_ippo", GNN, args.train_episodes), "channels", folder, "g")
+    curves: dict[str, tuple[list[float], list[float]]] = {}
+    print("\n| scheme | setting | bytes sent / episode | return / episode |")
+    print("| --- | --- | ---: | ---: |")
+
+    def point(scheme: str, setting: str, result: dict) -> None:
+        xs, ys = curves.setdefault(scheme, ([], []))
+        xs.append(result["bytes"])
+        ys.append(result["return"])
+        print(f"| {scheme} | {setting} | {result['bytes']:.0f} | {result['return']:.2f} |")
+
+    for delta in (0.0, 0.1, 0.3, 0.6, 1.0, math.inf):
+        comm = {"comm.send": "event", "comm.delta": delta}
+        point("event-triggered", f"δ = {delta:g}", evaluate(base, talker, args.seeds, comm))
+    for confidence in (1.01, 0.8, 0.5, 0.3, 0.1, 0.0):
+        comm = {"comm.send": "vbc", "comm.vbc_confidence": confidence, "comm.period": 0.5}
+        point("VBC", f"gap < {confidence:g}", evaluate(base, talker, args.seeds, comm))
+    for cost in (0.0, 0.002, 0.005, 0.02):
+        gated = train(
+            base,
+            "gnn_ippo",
+            {**GNN, "gate": True, "comm_cost": cost},
+            args.train_episodes,
+            comm={"send": "gate"},
+        )
+        path = checkpoint(gated, "channels", folder, f"gate{cost}")
+        result = evaluate(base, path, args.seeds, {"comm.send": "gate"})
+        point("learned gate", f"cost {cost:g} / byte", result)
+    for budget in (200.0, 50.0, 20.0, 10.0, 5.0):
+        point(
+            "budget",
+            f"{budget:g} B / time",
+            evaluate(base, talker, args.seeds, {"comm.budget": budget}),
+        )
+    for policy in ("scripted", "random"):
+        point("no messages", policy, evaluate(base, policy, args.seeds))
+    if args.figures:
+        plot(args.figures / "channels_return_vs_bytes.png", "bytes sent per episode",
+             "team return per episode", curves, marker=True)  # fmt: skip
+
+
+def loss_curve(args: argparse.Namespace, folder: Path) -> None:
+    base = dict(CHANNELS)
+    methods = {
+        "mfq": ("mfq", Q, 20),
+        "mfac": ("mfac", {"lr": 3e-3, "critic_lr": 3e-3, "hidden": 32}, 30),
+        "gnn_ippo": ("gnn_ippo", GNN, args.train_episodes),
+        "gnn_iql": ("gnn_iql", Q, args.train_episodes),
+        "gnn_ippo, no messages": ("gnn_ippo", {**GNN, "communicate": False}, args.train_episodes),
+    }
+    policies = {}
+    for label, (name, values, episodes) in methods.items():
+        learner = train(base, name, values, episodes)
+        policies[label] = checkpoint(learner, "channels", folder, label.replace(" ", "_"))
+    policies["scripted"] = "scripted"
+    policies["random"] = "random"
+    losses = (0.0, 0.2, 0.4, 0.6)
+    print("\n| policy | " + " | ".join(f"loss {p:g}" for p in losses) + " |")
+    print("| --- |" + " ---: |" * len(losses))
+    curves = {}
+    for label, policy in policies.items():
+        ys = [
+            evaluate(base, policy, args.seeds, {"net.loss.model": "bernoulli", "net.loss.p": p})[
+                "return"
+            ]
+            for p in losses
+        ]
+        curves[label] = (list(losses), ys)
+        print(f"| {label} | " + " | ".join(f"{y:.2f}" for y in ys) + " |")
+    if args.figures:
+        plot(args.figures / "channels_loss.png", "link loss p", "team return per episode", curves,
+             marker=True)  # fmt: skip
+
+
+def inference(args: argparse.Namespace, folder: Path) -> None:
+    print("\n| policy | decisions | batches | policy call per decision | simulation decisions/s |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for label, name, values in (
+        ("gnn_ippo (messages)", "gnn_ippo", {}),
+        ("gnn_ippo (no messages)", "gnn_ippo", {"communicate": False}),
+        ("ippo (MLP)", "ippo", {}),
+    ):
+        s = Scenario.build(
+            **LANDMARKS,
+            n_agents=1000,
+            policy="learner",
+            learner=learner_config(name, values),
+            seed=0,
+        ).with_overrides({"horizon": 10.0})
+        world = world_class(s.world)(s)
+        world.policy = policy = build_policy(s, world)
+        spent = [0.0]
+        act = policy.act
+
+        def timed(obs, agent_idx, mask, *, explore=True, act=act, spent=spent):
+            t0 = time.perf_counter()
+            out = act(obs, agent_idx, mask, explore=explore)
+            spent[0] += time.perf_counter() - t0
+            return out
+
+        policy.act = timed
+        world.run_episode(0, "eval")  # warm-up
+        spent[0] = 0.0
+        t0 = time.perf_counter()
+        row = world.run_episode(1, "eval")
+        wall = time.perf_counter() - t0
+        n = row["n_decisions"]
+        batches = len(world.batcher.batch_sizes)
+        print(f"| {label} | {n} | {batches} | {spent[0] / n * 1e6:.1f} µs | {n / wall:,.0f} |")
+
+
+def plot(path: Path, xlabel: str, ylabel: str, curves: dict, logx=False, marker=False) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, (xs, ys) in curves.items():
+        ax.plot(xs, ys, marker="o" if marker or logx else None, label=label)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"\n(figure: {path})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("experiment", choices=("generalise", "bytes", "loss", "inference"))
+    parser.add_argument("--train-episodes", type=int, default=None)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[6, 25, 100, 400, 1000])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--figures", type=Path, default=None)
+    args = parser.parse_args()
+    if args.train_episodes is None:
+        args.train_episodes = 400 if args.experiment == "generalise" else 30
+    with tempfile.TemporaryDirectory() as tmp:
+        run = {"generalise": generalise, "bytes": bytes_curve, "loss": loss_curve}
+        run.get(args.experiment, inference)(args, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
