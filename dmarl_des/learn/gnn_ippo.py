@@ -118,8 +118,10 @@ class GnnIPPO:
             spec.obs_dim, a, a + 1, s, config.hidden, config.heads, config.offsets,
             config.offset_scale, config.gate, self.streams.init,
         ).to(device)  # fmt: skip
-        with torch.no_grad():  # near-uniform initial policy
+        with torch.no_grad():  # near-uniform initial policy; a gate open at first (σ(2) ≈ 0.88)
             self.net.head[-1].weight[:a].mul_(0.01)
+            if self.net.gate is not None:
+                self.net.gate.bias.fill_(2.0)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr, eps=1e-5)
         log = HeardLog(
             config.log_size, spec.n_agents, spec.obs_dim, a, s, config.max_heard,

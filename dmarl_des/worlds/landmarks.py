@@ -10,6 +10,8 @@ agent is within ``cover_radius`` of it and a collision is a pair of agents close
 ``collision_radius`` (as in the MPE task, a per-step penalty; two agents on one landmark
 collide). ``team_return`` is thus the time-averaged covered fraction less collisions,
 comparable across swarm sizes (at most ``horizon / tick`` ticks' worth, less the flight time).
+With ``reward = own`` the same reward is split into private ones that add up to it: a covered
+landmark's share goes to the nearest agent covering it, a colliding pair's cost half to each.
 
 An agent observes, for each of its ``n_targets`` nearest landmarks, the offset to it (divided
 by ``radio_range``) and whether another agent covers it now, as sensed within ``sense_radius``
@@ -54,6 +56,9 @@ class LandmarksParams(WorldParams):
     radio_range: Real = Field(3.0, gt=0.0, description="radio range (topology `world`)")
     radio_period: Period = Field(0.5, gt=0.0, description="period of the radio graph refresh")
     tick: Period = Field(1.0, gt=0.0, description="period of the coverage reward")
+    reward: Literal["team", "own"] = Field(
+        "team", description="team: one team reward; own: the same split among the agents"
+    )
 
     def check(self, scenario: Scenario) -> None:
         check_duration("world.min_duration", self.min_duration, self.min_duration, scenario.horizon)
@@ -152,13 +157,25 @@ class LandmarksWorld(World):
     def _reward_coverage(self) -> None:
         p = self.params
         n = len(self.landmarks)
-        pairs = 0
-        if p.collision_radius > 0 and self.up.sum() > 1:
-            here = self.agent_positions()[self.up]
-            pairs = len(cKDTree(here).query_pairs(p.collision_radius, output_type="ndarray"))
-        self.collisions += pairs
-        score = float(self.covered().sum()) - p.collision_penalty * pairs
-        self.give_reward(p.tick * score / n)
+        up = np.flatnonzero(self.up)
+        pairs = np.zeros((0, 2), dtype=np.int64)
+        if p.collision_radius > 0 and up.size > 1:
+            here = self.agent_positions()[up]
+            pairs = up[cKDTree(here).query_pairs(p.collision_radius, output_type="ndarray")]
+        self.collisions += len(pairs)
+        covered = self.covered()
+        if p.reward == "team":
+            score = float(covered.sum()) - p.collision_penalty * len(pairs)
+            self.give_reward(p.tick * score / n)
+            return
+        own = np.zeros(len(self.sim_agents))
+        if up.size:
+            _, nearest = cKDTree(self.agent_positions()[up]).query(self.landmarks[covered])
+            np.add.at(own, up[np.asarray(nearest, dtype=np.int64)], 1.0)
+        np.add.at(own, pairs.ravel(), -0.5 * p.collision_penalty)
+        for amount in np.unique(own[own != 0]).tolist():
+            who = np.flatnonzero(own == amount)
+            self.give_reward(p.tick * amount / n, agents=[self.sim_agents[i] for i in who])
 
     # ---------------------------------------------------------------- decisions
     def observe_many(self, idx: np.ndarray) -> np.ndarray:
