@@ -109,7 +109,7 @@ def generalise(args: argparse.Namespace, folder: Path) -> None:
     small = {**LANDMARKS, "n_agents": 6}
     t0 = time.perf_counter()
     values = {"lr": 3e-3, "hidden": 64, "epochs": 8, "minibatches": 4, "gae_lambda": 0.8}
-    values["ent_coef"] = 0.01
+    values |= {"ent_coef": 0.01, "eval_sample": True}
     learner = train(small, "gnn_ippo", values, args.train_episodes)
     trained = time.perf_counter() - t0
     path = checkpoint(learner, "landmarks", folder, "gnn")
@@ -174,7 +174,7 @@ def bytes_curve(args: argparse.Namespace, folder: Path) -> None:
             evaluate(base, talker, args.seeds, {"comm.budget": budget}),
         )
     for policy in () if args.only_gate else ("scripted", "random"):
-        point("no messages", policy, evaluate(base, policy, args.seeds))
+        point(f"no messages ({policy})", policy, evaluate(base, policy, args.seeds))
     if args.figures:
         plot(args.figures / "channels_return_vs_bytes.png", "bytes sent per episode",
              "team return per episode", curves, marker=True)  # fmt: skip
@@ -258,7 +258,10 @@ def plot(path: Path, xlabel: str, ylabel: str, curves: dict, logx=False, marker=
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, (xs, ys) in curves.items():
-        ax.plot(xs, ys, marker="o" if marker or logx else None, label=label)
+        order = np.argsort(xs, kind="stable")
+        style = "none" if label.startswith("no messages") else "-"
+        ax.plot(np.asarray(xs)[order], np.asarray(ys)[order], marker="o", linestyle=style,
+                label=label)  # fmt: skip
     if logx:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
@@ -282,7 +285,7 @@ def main() -> None:
     parser.add_argument("--only-gate", action="store_true", help="bytes: the gate rows only")
     args = parser.parse_args()
     if args.train_episodes is None:
-        args.train_episodes = 400 if args.experiment == "generalise" else 30
+        args.train_episodes = 500 if args.experiment == "generalise" else 30
     with tempfile.TemporaryDirectory() as tmp:
         run = {"generalise": generalise, "bytes": bytes_curve, "loss": loss_curve}
         run.get(args.experiment, inference)(args, Path(tmp))

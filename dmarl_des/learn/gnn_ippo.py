@@ -20,6 +20,8 @@ macro-actions by the current encoder, keeping what the network did to them
 channel of centralized training: the receiver's loss trains the sender's message. Execution
 uses only what arrived.
 
+``eval_sample`` makes evaluation sample from the policy too: symmetric agents that observe the
+same need the policy's randomness to split (the greedy policy sends them all one way).
 ``communicate = false`` is the same learner deaf and mute (it hears nothing and says
 nothing): the baseline "without communication".
 """
@@ -87,6 +89,9 @@ class GnnIPPOConfig(CommConfig):
     minibatches: Count = Field(4, gt=0)
     normalize_advantage: bool = True
     gate: bool = Field(False, description="learn a send/no-send gate (comm.send = gate obeys it)")
+    eval_sample: bool = Field(
+        False, description="sample macro-actions in evaluation too (else the most likely one)"
+    )
 
 
 def channel_vectors(net: CommNet, b: dict[str, torch.Tensor]) -> torch.Tensor:
