@@ -175,9 +175,10 @@ class GnnIPPO:
                 torch.from_numpy(obs).to(self.device), *self._heard_tensors(heard, keep)
             )
             logits = mask_logits(out[:, : spec.n_actions], mask_t)
-            action = (
-                sample_masked(logits, mask_t, noise) if explore else masked_argmax(logits, mask_t)
-            )
+            if explore or self.config.eval_sample:
+                action = sample_masked(logits, mask_t, noise)
+            else:
+                action = masked_argmax(logits, mask_t)
             logp_all = torch.log_softmax(logits, dim=1)
             logp = logp_all.gather(1, action.unsqueeze(1)).squeeze(1)
             probs = logp_all.exp()
