@@ -24,11 +24,12 @@ FLOORS = {
     "world": 3,
     "study": 4,
     "worlds": 4,
-    "cli": 5,
     "viz": 5,
     "pettingzoo": 5,
+    "cli": 6,
 }
-"""Floor of each part of the package (a part imports only parts on lower floors)."""
+"""Floor of each part of the package (a part imports only parts on lower floors). The command
+sits above everything it runs, the live view and the animations included."""
 
 SMALL = ("world", "agent", "macro", "kernel")
 """Parts whose modules stay small (at most MAX_LINES lines each)."""

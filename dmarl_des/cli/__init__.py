@@ -1,4 +1,4 @@
-"""The `dmarl` command: run, train, study and report on scenario files."""
+"""The `dmarl` command: run, train, study, report on, view and animate scenario files."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from dmarl_des.errors import ConfigError
 
-SUBCOMMANDS = ("run", "train", "study", "report")
+SUBCOMMANDS = ("run", "train", "study", "report", "view", "animate")
 """Each is a module ``dmarl_des.cli.<name>`` with ``add_parser(subparsers)``."""
 
 

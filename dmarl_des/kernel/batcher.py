@@ -18,6 +18,11 @@ Semantics, precisely:
 * Rows reach ``serve`` in the order the requests were made, so a policy that draws its randomness
   row by row makes the same draws batched or one at a time.
 * ``max_batch=1`` serves each request by its own call (the one-at-a-time reference semantics).
+* A driver that decides elsewhere (an environment stepped by another library) sets ``hold``: a
+  flush then hands its rows to ``hold(ids, answers)`` instead of calling ``serve``, and the
+  driver, once it has the actions, calls ``answer(ids, answers, actions)`` — at the same
+  simulated instant, before the environment runs on — which does what a flush does after
+  ``serve``.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ FLUSH_PRIORITY = DECISIONS
 
 Serve = Callable[[np.ndarray], np.ndarray | None]
 """serve(agent_idx [B]) -> actions [B], or None when the batch is refused (episode over)."""
+
+Hold = Callable[[np.ndarray, list[simpy.Event | None] | None], None]
+"""hold(agent_idx [B], answers) takes a batch to decide elsewhere (see ``answer``)."""
 
 _NO_IDS = np.empty(0, dtype=np.int64)
 _NO_IDS.flags.writeable = False
@@ -62,6 +70,8 @@ class DecisionBatcher:
         self._flush_scheduled = False
         self.batch_sizes: list[int] = []
         self.n_decisions = 0
+        self.hold: Hold | None = None
+        """When set, flushes hand their rows to it instead of serving them (see ``answer``)."""
 
     def serve_time(self, now: float) -> float:
         """When a request made at ``now`` is served."""
@@ -141,9 +151,19 @@ class DecisionBatcher:
         ids, events = self._take(event.value)
         if not ids.size:
             return
+        if self.hold is not None:
+            self.hold(ids, events)
+            return
         actions = self.serve(ids)
         if actions is None:
             return
+        self.answer(ids, events, actions)
+
+    def answer(
+        self, ids: np.ndarray, events: list[simpy.Event | None] | None, actions: np.ndarray
+    ) -> None:
+        """Count a served batch and answer its requests (agents run as processes resume with
+        their actions at this instant); ``ids`` and ``events`` as handed to ``hold``."""
         self.batch_sizes.append(ids.size)
         self.n_decisions += ids.size
         if events is None:  # requests of agents kept in arrays: no events

@@ -83,6 +83,12 @@ class Recorder:
             else:
                 values.extend([None] * n)
 
+    def clear(self) -> None:
+        """Forget every buffered row (the tables stay declared)."""
+        for cols in self._columns.values():
+            for values in cols.values():
+                values.clear()
+
     def rows(self, table: str, start: int = 0) -> list[dict[str, Any]]:
         """The rows of ``table`` from row ``start`` on, as dicts (for live views of a run)."""
         cols = self._columns[table]

@@ -242,6 +242,22 @@ TRACE = {
 }
 """Optional (``record.trace_every``): one row per agent slot every Δt; worlds append columns."""
 
+TRACE_MAP = {
+    "run_id": pl.Utf8,
+    "episode": pl.Int64,
+    "time": pl.Float64,
+    "x0": pl.Float64,
+    "y0": pl.Float64,
+    "x1": pl.Float64,
+    "y1": pl.Float64,
+    "height": pl.Int64,
+    "width": pl.Int64,
+    "label": pl.Utf8,
+    "values": pl.Binary,
+}
+"""Optional, with `trace` for worlds with a map: the map every Δt (``values``: uint8 [height,
+width] row-major, row 0 at ``y0``, over the rectangle (x0, y0)–(x1, y1))."""
+
 TABLES: MappingProxyType[str, dict[str, pl.DataType]] = MappingProxyType(
     {
         "runs": RUNS,
@@ -257,6 +273,7 @@ TABLES: MappingProxyType[str, dict[str, pl.DataType]] = MappingProxyType(
         "transitions": TRANSITIONS,
         "messages": MESSAGES,
         "trace": TRACE,
+        "trace_map": TRACE_MAP,
     }
 )
 """The built-in tables. Worlds declare their own (e.g. `consensus`) on the recorder."""

@@ -267,6 +267,22 @@ class Network:
         self._is_up = fn
         self._delivery.is_up = fn
 
+    def links_up(self) -> tuple[np.ndarray, np.ndarray]:
+        """The topology's directed links that would carry a message now, as (src, dst) int64
+        arrays sorted by src: both ends up (``is_up``) and the link not cut by the link filter
+        (cut links, a partition). Loss is not a state of a link: it strikes per message."""
+        src, dst = self._topology.edges()
+        if self._is_up is not None and src.size:
+            ok = self._receivers_up(src) & self._receivers_up(dst)
+            src, dst = src[ok], dst[ok]
+        if self._link_filter is not None and src.size:
+            ids, sender = np.unique(src, return_inverse=True)
+            allowed = link_verdicts(
+                self._link_filter, self._link_filter_pairwise, ids, sender, src, dst
+            )
+            src, dst = src[allowed], dst[allowed]
+        return src, dst
+
     # -- inboxes -------------------------------------------------------------------------------
 
     def inbox(self, i: int, name: str | None = None) -> Inbox:

@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from dmarl_des.log import SCHEMA_VERSION, check_file_name, check_output_folder
+from dmarl_des.log import SCHEMA_VERSION, Recorder, check_file_name, check_output_folder
 from dmarl_des.scenario import Scenario
 from dmarl_des.scenario.model import POLICY_KINDS
 from dmarl_des.study.policies import build_policy
@@ -126,9 +126,35 @@ def run_scenario(
             raise
         status, error = "error", traceback.format_exc()
     wall = time.perf_counter() - t0
-    from dmarl_des.log import Recorder
-
     recorder = world.recorder if world is not None else Recorder(run_id)
+    add_runs_row(
+        recorder,
+        scenario,
+        study=study,
+        params=params,
+        status=status,
+        error=error,
+        wall_s=wall,
+        started_at=started,
+    )
+    paths = recorder.write(out, partition) if out is not None else {}
+    frames = recorder.frames()  # after writing: the runs row then holds its file manifest
+    return RunResult(run_id, status, error, wall, frames, paths, world if keep_world else None)
+
+
+def add_runs_row(
+    recorder: Recorder,
+    scenario: Scenario,
+    *,
+    study: str = "",
+    params: Mapping[str, Any] | None = None,
+    status: str = "ok",
+    error: str | None = None,
+    wall_s: float = 0.0,
+    started_at: dt.datetime | None = None,
+) -> None:
+    """Add the run's row to the ``runs`` table of ``recorder`` (the scenario, its parameters,
+    the outcome, the library versions)."""
     learner = getattr(scenario.learner, "name", "") if scenario.learner is not None else ""
     recorder.add(
         "runs",
@@ -142,14 +168,11 @@ def run_scenario(
         params=json.dumps(dict(params or {}), sort_keys=True, default=str),
         status=status,
         error=error,
-        wall_s=wall,
-        started_at=started,
+        wall_s=wall_s,
+        started_at=started_at or dt.datetime.now(dt.UTC),
         versions=json.dumps(library_versions(), sort_keys=True),
         schema_version=SCHEMA_VERSION,
     )
-    paths = recorder.write(out, partition) if out is not None else {}
-    frames = recorder.frames()  # after writing: the runs row then holds its file manifest
-    return RunResult(run_id, status, error, wall, frames, paths, world if keep_world else None)
 
 
 def record_failed_run(
@@ -164,8 +187,6 @@ def record_failed_run(
 ) -> Path:
     """Write the ``runs`` row of a run that ended without writing one (its worker died, or its
     scenario no longer loads): status error with ``error``; the columns it cannot know are null."""
-    from dmarl_des.log import Recorder
-
     recorder = Recorder(run_id, tables=("runs",))
     recorder.add(
         "runs",

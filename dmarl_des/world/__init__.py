@@ -2,7 +2,8 @@
 
 from dmarl_des.world.contract import WorldContractError
 from dmarl_des.world.hooks import WorldHooks
+from dmarl_des.world.maps import WorldMap
 from dmarl_des.world.registry import world_class
 from dmarl_des.world.world import World
 
-__all__ = ["World", "WorldContractError", "WorldHooks", "world_class"]
+__all__ = ["World", "WorldContractError", "WorldHooks", "WorldMap", "world_class"]

@@ -30,6 +30,7 @@ from dmarl_des.log import EPISODE_METRICS, Metric, Recorder
 from dmarl_des.macro import MacroAction
 from dmarl_des.net import MessageKind, Network, Topology
 from dmarl_des.scenario import Scenario, WorldParams
+from dmarl_des.world.maps import WorldMap
 from dmarl_des.world.network_setup import static_topology
 
 
@@ -214,6 +215,13 @@ class WorldHooks:
     def agent_positions(self) -> np.ndarray | None:
         """*Hook* — whenever the network, a distance delay or the trace needs them (any place):
         the agents' positions [N, 2] now, by slot. Default: None (no space)."""
+        return None
+
+    def world_map(self) -> WorldMap | None:
+        """*Hook* — whenever a live view draws the world, and at each `trace` sample (place
+        ``AFTER_DECISIONS``; the rows go to the `trace_map` table): the world's map now, a
+        ``WorldMap`` raster over its space (coverage: the cells sensed so far). Read-only.
+        Default: None (no map)."""
         return None
 
     def trace_values(self) -> Mapping[str, np.ndarray]:

@@ -6,13 +6,15 @@ when the world ended it in a terminal state). Closing records the row (who, the 
 mask it was chosen on, the action, ``t0``, ``t1 = now``, the next observation and mask) and
 updates the slot's counters at once; *emitting* squeezes the pending rows' rewards (see
 ``rewards.py``) and hands them on — to each agent's return, to the ``transitions`` table
-(``record.transitions``) and to the learner of a training episode. Rows are emitted at the decision
-flush that closed them (so rewards given up to that instant are counted), before a slot gets a new
-agent, and at the episode's end. Without a learner and without the table, only the returns are
-computed.
+(``record.transitions``), to the learner of a training episode and to every listener (a driver
+stepping the world from outside). Rows are emitted at the decision flush that closed them (so
+rewards given up to that instant are counted), before a slot gets a new agent, and at the episode's
+end. Without a learner, the table and listeners, only the returns are computed.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -37,6 +39,8 @@ class Transitions:
         self.record = recorder.has("transitions")
         self.episode = 0
         self._pending: list[dict[str, np.ndarray]] = []
+        self.listeners: list[Callable[[TransitionBatch], None]] = []
+        """Called with every emitted batch, after the table and the learner."""
 
     def begin_episode(self, episode: int) -> None:
         self.episode = episode
@@ -44,8 +48,9 @@ class Transitions:
 
     @property
     def wanted(self) -> bool:
-        """Whether closed macro-actions become full transitions (a learner or the table)."""
-        return self.learning.learner is not None or self.record
+        """Whether closed macro-actions become full transitions (a learner, the table or a
+        listener)."""
+        return self.learning.learner is not None or self.record or bool(self.listeners)
 
     def close(
         self,
@@ -149,3 +154,5 @@ class Transitions:
             )
         if self.learning.learner is not None:
             self.learning.observe(batch)
+        for listener in self.listeners:
+            listener(batch)

@@ -31,7 +31,7 @@ import simpy
 from dmarl_des.agent import SimAgent
 from dmarl_des.errors import ConfigError
 from dmarl_des.kernel import NORMAL, DecisionBatcher, Periodic, RandomStreams, every
-from dmarl_des.learn.protocol import Learner, Policy
+from dmarl_des.learn.protocol import Learner, Policy, TransitionBatch
 from dmarl_des.log import Recorder
 from dmarl_des.macro import MacroAction, RewardLedger
 from dmarl_des.net import Network
@@ -253,6 +253,23 @@ class World(mesa.Model, WorldHooks):
         return self._timed.behaviour(agent)
 
     # ---------------------------------------------------------------- running
+    @property
+    def episode_runner(self) -> EpisodeRunner:
+        """An episode's three steps (``begin``, ``simulate``, ``finish``), for a driver that steps
+        the environment itself in between."""
+        return self._runner
+
+    @property
+    def decision_server(self) -> DecisionServer:
+        """Serves decision batches; its ``prepare`` and ``apply`` halves serve a driver that
+        decides elsewhere (see ``DecisionBatcher.hold``)."""
+        return self._decisions
+
+    def watch_transitions(self, listener: Callable[[TransitionBatch], None]) -> None:
+        """Call ``listener(batch)`` with every squeezed transition batch as it is emitted (at
+        the decision flush that closes it, when an agent stops, at the episode's end)."""
+        self._transitions.listeners.append(listener)
+
     def run_episode(self, episode: int, phase: str) -> dict[str, Any]:
         """Simulate one episode and record its rows; returns the episode row."""
         return self._runner.run_episode(episode, phase)

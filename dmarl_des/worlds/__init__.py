@@ -19,6 +19,7 @@ WORLD_MODULES = MappingProxyType(
         "landmarks": "dmarl_des.worlds.landmarks",
         "mutual_aid": "dmarl_des.worlds.mutual_aid",
         "swarm": "dmarl_des.worlds.swarm",
+        "traffic": "dmarl_des.worlds.traffic",
     }
 )
 """World name -> module defining ``WORLD`` (the World subclass)."""

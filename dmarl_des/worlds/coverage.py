@@ -52,7 +52,7 @@ from dmarl_des.log import EPISODE_METRICS, Metric, declare_metrics
 from dmarl_des.net import MessageKind, ProximityTopology, Topology
 from dmarl_des.scenario import Scenario, WorldParams
 from dmarl_des.scenario.budget import check_duration
-from dmarl_des.world import World
+from dmarl_des.world import World, WorldMap
 from dmarl_des.worlds.coverage_grid import CoverageGrid
 from dmarl_des.worlds.coverage_memory import PointMemory
 from dmarl_des.worlds.coverage_policy import GreedyCoverage
@@ -454,6 +454,12 @@ class CoverageWorld(World):
         mask = lengths > self._min_flight
         mask[:, HOVER] = True
         return mask
+
+    def world_map(self) -> WorldMap:
+        """The cells sensed so far (255) over the area."""
+        covered = self.grid.covered_cells().T  # [iy, ix]: row 0 at y = 0
+        values = np.where(covered, np.uint8(255), np.uint8(0))
+        return WorldMap(values, (0.0, 0.0, self.size, self.size), "covered")
 
     def global_state(self) -> np.ndarray:
         head = np.array([self.grid.covered_fraction, self.up.mean()], dtype=np.float32)

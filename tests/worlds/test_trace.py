@@ -157,7 +157,7 @@ def test_tracing_changes_no_other_table(processes):
 
     _, off = frames(0.0)
     world, on = frames(1.0)
-    assert "trace" not in off and set(on) == set(off) | {"trace"}
+    assert "trace" not in off and set(on) == set(off) | {"trace", "trace_map"}  # coverage: a map
     for name, frame in off.items():
         cols = [c for c in frame.columns if c != "wall_s"]
         assert on[name].select(cols).equals(frame.select(cols)), name
