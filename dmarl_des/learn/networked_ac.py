@@ -69,6 +69,7 @@ from dmarl_des.learn.protocol import DecisionEpoch, TransitionBatch
 from dmarl_des.learn.sampling import sample_masked
 from dmarl_des.learn.seeding import learner_streams
 from dmarl_des.learn.stacked_adam import StackedAdam, load_optimizers, step_sets
+from dmarl_des.learn.stacked_sgd import StackedSGD, per_set_weights
 
 ALGORITHMS = ("action_value", "state_value")
 CRITIC_INPUTS = ("local", "global")
@@ -133,29 +134,6 @@ class CentralACConfig(ActorCriticConfig):
     """``central_ac``: one critic shared by every agent, trained on the team-average reward."""
 
     name: Literal["central_ac"] = "central_ac"
-
-
-class StackedSGD:
-    """Plain SGD on the rows of ``param`` [P, F]: θ_i ← θ_i − lr · g_i for the rows given."""
-
-    def __init__(self, param: torch.Tensor, lr: float) -> None:
-        self.param, self.lr = param, float(lr)
-
-    @torch.no_grad()
-    def step(self, rows: torch.Tensor, grad: torch.Tensor) -> None:
-        self.param.index_add_(0, rows, grad, alpha=-self.lr)
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Stateless."""
-
-
-def per_set_weights(sets: torch.Tensor) -> torch.Tensor:
-    """1 / (rows of its set) for every row: a sum over rows is then the sum of each set's mean."""
-    counts = torch.bincount(sets)
-    return 1.0 / counts[sets].float()
 
 
 class NetworkedAC:
