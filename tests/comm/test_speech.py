@@ -235,3 +235,68 @@ def test_mean_action_uses_arrived_announcements_only():
     )
     mean = mean_action(heard, 3)
     np.testing.assert_allclose(mean, [[1 / 3, 2 / 3, 0], [0, 0, 0], [0, 0, 1]])
+
+
+def test_mfq_acts_on_the_mean_of_the_announcements_that_arrived():
+    """End to end, under loss and delay: the mean action MF-Q feeds its Q-network at each
+    decision is the mean of the one-hot macro-actions announced in the latest message of each
+    neighbour that arrived by then (the network's own trace) — lost ones left out, late ones
+    stale — and differs from the mean of the neighbours' true macro-actions."""
+    from dmarl_des.learn.registry import learner_config
+    from dmarl_des.study.policies import build_policy
+
+    s = Scenario.build(
+        world=ChannelsParams(n_channels=4),
+        n_agents=10,
+        horizon=15.0,
+        episodes=1,
+        seed=5,
+        policy="learner",
+        learner=learner_config("mfq", {"learning_starts": 10**6}),
+        net={
+            "topology": {"k": 1},
+            "loss": {"model": "bernoulli", "p": 0.4},
+            "delay": {"model": "constant", "mean": 0.7},
+        },
+        record={"messages": True},
+    )
+    world = ChannelsWorld(s)
+    world.policy = learner = build_policy(s, world)
+    decisions = []  # (time, agents, actions, ā fed to the network)
+    inner = learner.q.act
+
+    def act(augmented, idx, mask, *, explore=True):
+        actions = inner(augmented, idx, mask, explore=explore)
+        decisions.append((world.env.now, idx.copy(), actions.copy(), augmented[:, -4:].copy()))
+        return actions
+
+    learner.q.act = act
+    world.run()
+    said = {}  # (agent, time) -> announced macro-action
+    for t, idx, actions, _ in decisions:
+        said.update({(int(a), t): int(m) for a, m in zip(idx, actions, strict=True)})
+    msgs = world.recorder.frame("messages").filter(pl.col("kind") == "mf_action")
+    arrived = msgs.filter(pl.col("delivered"))
+    n, checked, differs = 10, 0, 0
+    for t, idx, _, mean in decisions:
+        for agent, got in zip(idx.tolist(), mean, strict=True):
+            heard = (
+                arrived.filter((pl.col("dst") == agent) & (pl.col("t_delivered") <= t + 1e-9))
+                .group_by("src")
+                .agg(pl.col("t_sent").max())
+            )
+            expected = np.zeros(4)
+            for src, t_sent in heard.iter_rows():
+                assert src in ((agent - 1) % n, (agent + 1) % n)
+                expected[said[(src, t_sent)]] += 1.0 / heard.height
+            np.testing.assert_allclose(got, expected, atol=1e-6)
+            truth = np.zeros(4)  # the neighbours' true latest macro-actions
+            for src in ((agent - 1) % n, (agent + 1) % n):
+                before = [k for k in said if k[0] == src and k[1] < t]
+                if before:
+                    truth[said[max(before, key=lambda k: k[1])]] += 0.5
+            differs += not np.allclose(got, truth)
+            checked += 1
+    assert checked > 40 and differs > 10
+    row = comm_row(world)
+    assert row["missing"] > 0 and row["stale"] > 0

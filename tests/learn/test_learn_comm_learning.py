@@ -132,3 +132,37 @@ def test_inference_at_a_thousand_agents_is_one_call_per_decision_batch():
     assert calls[0] == 1000 and len(calls) <= 6  # one call per control tick
     heard = world.recorder.frame("comm").row(0, named=True)
     assert heard["used"] / sum(calls[1:]) > 4  # ~7 neighbours heard per decision
+
+
+@pytest.mark.parametrize("name", ["gnn_ippo", "gnn_iql"])
+def test_training_reaches_the_senders_encoder_only_through_what_arrived(name):
+    """The message encoder (``say``) enters no agent's own outputs: only the differentiable
+    channel trains it, from the receivers' losses. Where messages arrive it moves; where every
+    message is lost it keeps its initial values while the rest of the network trains."""
+    values = {"hidden": 16, "lr": 1e-2}
+    if name == "gnn_iql":
+        values |= {"learning_starts": 20, "train_every": 1, "batch_size": 16}
+    moved = {}
+    for loss in (0.0, 1.0):
+        s = Scenario.build(
+            world=ChannelsParams(n_channels=4),
+            n_agents=6,
+            horizon=6.0,
+            episodes=2,
+            policy="learner",
+            seed=2,
+            net={"topology": {"k": 1}, "loss": {"model": "bernoulli", "p": loss}},
+            learner=learner_config(name, values),
+        )
+        world = ChannelsWorld(s)
+        world.policy = learner = build_policy(s, world)
+        net = learner.net if name == "gnn_ippo" else learner.online
+        say, head = net.say.weight.detach().clone(), net.head[-1].weight.detach().clone()
+        world.run()
+        assert learner.updates > 0
+        assert (net.head[-1].weight - head).abs().max() > 1e-4  # the receivers trained
+        moved[loss] = float((net.say.weight.detach() - say).abs().max())
+        heard = world.recorder.frame("comm")["used"].sum()
+        assert (heard > 0) == (loss == 0.0)
+    assert moved[0.0] > 1e-4
+    assert moved[1.0] == 0.0
