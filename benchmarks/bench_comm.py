@@ -13,9 +13,10 @@ Four experiments, each printing a Markdown table (and, with ``--figures DIR``, a
   and the deaf-and-mute gnn_ippo) then evaluated under Bernoulli link loss 0…0.6, beside the
   scripted and random policies;
 * ``inference`` — ``landmarks`` with 1,000 agents (about 7 radio neighbours each) on a 0.25
-  control tick: the cost of the policy's one call per decision batch, per decision, and the
-  whole simulation's decisions per second, for gnn_ippo and the same network without
-  messages.
+  control tick: the cost of the policy's one call per decision batch, per call and per
+  decision, and the whole simulation's decisions per second, for gnn_ippo, the same network
+  without messages and the MLP of Mac-IPPO (after warm-up episodes that fill the learner's ring
+  of decision records, so that its growth is not counted).
 
 Training runs are small (seconds to a minute each on one core); seeds are fixed.
 Run: ``python benchmarks/bench_comm.py generalise|bytes|loss|inference [--figures docs/figures]``.
@@ -214,8 +215,10 @@ def loss_curve(args: argparse.Namespace, folder: Path) -> None:
 
 
 def inference(args: argparse.Namespace, folder: Path) -> None:
-    print("\n| policy | decisions | batches | policy call per decision | simulation decisions/s |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print(
+        "\n| policy | decisions | batches | policy call | per decision | simulation decisions/s |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for label, name, values in (
         ("gnn_ippo (messages)", "gnn_ippo", {}),
         ("gnn_ippo (no messages)", "gnn_ippo", {"communicate": False}),
@@ -241,13 +244,18 @@ def inference(args: argparse.Namespace, folder: Path) -> None:
 
         policy.act = timed
         world.run_episode(0, "eval")  # warm-up
+        talk = getattr(policy, "talk", None)
+        while talk is not None and talk.log.size < talk.log.capacity:
+            world.run_episode(0, "eval")  # until the ring of decision records stops growing
         spent[0] = 0.0
         t0 = time.perf_counter()
         row = world.run_episode(1, "eval")
         wall = time.perf_counter() - t0
         n = row["n_decisions"]
         batches = len(world.batcher.batch_sizes)
-        print(f"| {label} | {n} | {batches} | {spent[0] / n * 1e6:.1f} µs | {n / wall:,.0f} |")
+        call = spent[0] / batches * 1e3
+        per = spent[0] / n * 1e6
+        print(f"| {label} | {n} | {batches} | {call:.2f} ms | {per:.1f} µs | {n / wall:,.0f} |")
 
 
 def plot(path: Path, xlabel: str, ylabel: str, curves: dict, logx=False, marker=False) -> None:
