@@ -166,3 +166,49 @@ def test_training_reaches_the_senders_encoder_only_through_what_arrived(name):
         assert (heard > 0) == (loss == 0.0)
     assert moved[0.0] > 1e-4
     assert moved[1.0] == 0.0
+
+
+@pytest.mark.parametrize(
+    "world, name, comm",
+    [
+        ("channels", "mfq", {"budget": 8.0}),
+        ("channels", "mfac", {}),
+        ("channels", "gnn_iql", {"send": "vbc", "vbc_confidence": 0.5, "period": 0.5}),
+        ("landmarks", "gnn_ippo", {"send": "event", "delta": 0.2}),
+    ],
+)
+def test_same_seed_identical_tables_different_seed_different(world, name, comm):
+    """Training with messages under loss, delay and a sending rule: the tables (comm table,
+    learning traffic, train metrics included) are a function of the scenario and its seed."""
+    from dmarl_des.study.run import frames_digest
+
+    values = {"hidden": 16}
+    if name in ("mfq", "gnn_iql"):
+        values |= {"learning_starts": 20, "train_every": 2, "batch_size": 16}
+    digests, heard, trained = [], [], []
+    for seed in (7, 7, 8):
+        params = ChannelsParams(n_channels=4) if world == "channels" else LandmarksParams()
+        s = Scenario.build(
+            world=params,
+            n_agents=8,
+            horizon=8.0,
+            episodes=2,
+            decision_period=0.5,
+            policy="learner",
+            seed=seed,
+            learner=learner_config(name, values),
+            comm=comm,
+            net={
+                "loss": {"model": "bernoulli", "p": 0.3},
+                "delay": {"model": "exponential", "mean": 0.3},
+            },
+        )
+        w = (ChannelsWorld if world == "channels" else LandmarksWorld)(s)
+        w.policy = build_policy(s, w)
+        w.run()
+        digests.append(frames_digest(w.recorder.frames()))
+        heard.append(int(w.recorder.frame("comm")["used"].sum()))
+        trained.append(w.recorder.frame("train").height)
+    assert heard[0] > 0 and trained[0] > 0
+    assert digests[0] == digests[1]
+    assert digests[0] != digests[2]
