@@ -237,11 +237,12 @@ def test_mean_action_uses_arrived_announcements_only():
     np.testing.assert_allclose(mean, [[1 / 3, 2 / 3, 0], [0, 0, 0], [0, 0, 1]])
 
 
-def test_mfq_acts_on_the_mean_of_the_announcements_that_arrived():
-    """End to end, under loss and delay: the mean action MF-Q feeds its Q-network at each
-    decision is the mean of the one-hot macro-actions announced in the latest message of each
-    neighbour that arrived by then (the network's own trace) — lost ones left out, late ones
-    stale — and differs from the mean of the neighbours' true macro-actions."""
+@pytest.mark.parametrize("name", ["mfq", "mfac"])
+def test_mean_field_learners_act_on_the_announcements_that_arrived(name):
+    """End to end, under loss and delay: the mean action MF-Q feeds its Q-network (MF-AC its
+    actor) at each decision is the mean of the one-hot macro-actions announced in the latest
+    message of each neighbour that arrived by then (the network's own trace) — lost ones left
+    out, late ones stale — and differs from the mean of the neighbours' true macro-actions."""
     from dmarl_des.learn.registry import learner_config
     from dmarl_des.study.policies import build_policy
 
@@ -252,7 +253,7 @@ def test_mfq_acts_on_the_mean_of_the_announcements_that_arrived():
         episodes=1,
         seed=5,
         policy="learner",
-        learner=learner_config("mfq", {"learning_starts": 10**6}),
+        learner=learner_config(name, {"learning_starts": 10**6} if name == "mfq" else {}),
         net={
             "topology": {"k": 1},
             "loss": {"model": "bernoulli", "p": 0.4},
@@ -263,14 +264,26 @@ def test_mfq_acts_on_the_mean_of_the_announcements_that_arrived():
     world = ChannelsWorld(s)
     world.policy = learner = build_policy(s, world)
     decisions = []  # (time, agents, actions, ā fed to the network)
-    inner = learner.q.act
+    fed = []  # the network's inputs during the current act call
+    outer = learner.act
 
-    def act(augmented, idx, mask, *, explore=True):
-        actions = inner(augmented, idx, mask, explore=explore)
-        decisions.append((world.env.now, idx.copy(), actions.copy(), augmented[:, -4:].copy()))
+    def act(obs, idx, mask, *, explore=True):
+        fed.clear()
+        actions = outer(obs, idx, mask, explore=explore)
+        decisions.append((world.env.now, idx.copy(), actions.copy(), fed[0][:, -4:].copy()))
         return actions
 
-    learner.q.act = act
+    learner.act = act
+    if name == "mfq":
+        inner = learner.q.act
+
+        def q_act(augmented, idx, mask, *, explore=True):
+            fed.append(np.asarray(augmented))
+            return inner(augmented, idx, mask, explore=explore)
+
+        learner.q.act = q_act
+    else:
+        learner.actor.register_forward_hook(lambda m, x, out: fed.append(x[0].numpy().copy()))
     world.run()
     said = {}  # (agent, time) -> announced macro-action
     for t, idx, actions, _ in decisions:
