@@ -45,7 +45,7 @@ class Delivery:
         """Deliver the messages of one delivery key (in arrival order) at the current time:
         receivers that are down drop them, invalid payloads are rejected, the rest arrive."""
         now = float(self.env.now)
-        up = None if self.is_up is None else self._receivers_up(a.dst)
+        up = None if self.is_up is None else self.receivers_up(a.dst)
         every_up = up is None or bool(up.all())
         if every_up and not a.reason.any():  # the common case: every message arrives
             self._arrive(now, a, _NO_SEQS, _NO_SEQS, _NO_REASONS)
@@ -80,7 +80,7 @@ class Delivery:
         ledger = self.ledger
         call = a.call
         split = ledger.kinds.split
-        if self.is_up is not None and not self._receivers_up(np.array([a.dst]))[0]:
+        if self.is_up is not None and not self.receivers_up(np.array([a.dst]))[0]:
             ledger.settle_one(now, a.seq, "crash")
             if split:
                 ledger.settle_kinds("crash", np.array([ledger.note_kind(call.kind)]))
@@ -120,7 +120,8 @@ class Delivery:
                 names = store.kind_names(np.array([evicted]))
                 ledger.settle_kinds("evicted", ledger.kind_codes(names), np.array([size]))
 
-    def _receivers_up(self, dsts: np.ndarray) -> np.ndarray:
+    def receivers_up(self, dsts: np.ndarray) -> np.ndarray:
+        """Whether each receiver in ``dsts`` is up now, by the liveness check (bool [len(dsts)])."""
         assert self.is_up is not None
         up = np.asarray(self.is_up(dsts.copy()), dtype=bool).ravel()
         if up.shape != dsts.shape:

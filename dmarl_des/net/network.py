@@ -273,7 +273,7 @@ class Network:
         (cut links, a partition). Loss is not a state of a link: it strikes per message."""
         src, dst = self._topology.edges()
         if self._is_up is not None and src.size:
-            ok = self._receivers_up(src) & self._receivers_up(dst)
+            ok = self._delivery.receivers_up(src) & self._delivery.receivers_up(dst)
             src, dst = src[ok], dst[ok]
         if self._link_filter is not None and src.size:
             ids, sender = np.unique(src, return_inverse=True)

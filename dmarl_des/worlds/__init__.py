@@ -18,6 +18,7 @@ WORLD_MODULES = MappingProxyType(
         "coverage": "dmarl_des.worlds.coverage",
         "landmarks": "dmarl_des.worlds.landmarks",
         "mutual_aid": "dmarl_des.worlds.mutual_aid",
+        "search_rescue": "dmarl_des.worlds.search_rescue",
         "swarm": "dmarl_des.worlds.swarm",
         "traffic": "dmarl_des.worlds.traffic",
     }

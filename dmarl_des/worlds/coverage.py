@@ -54,9 +54,10 @@ from dmarl_des.scenario import Scenario, WorldParams
 from dmarl_des.scenario.budget import check_duration
 from dmarl_des.world import World, WorldMap
 from dmarl_des.worlds.coverage_grid import CoverageGrid
-from dmarl_des.worlds.coverage_memory import PointMemory
 from dmarl_des.worlds.coverage_policy import GreedyCoverage
-from dmarl_des.worlds.coverage_waypoints import (
+from dmarl_des.worlds.flights import Flights
+from dmarl_des.worlds.point_memory import PointMemory
+from dmarl_des.worlds.uav_waypoints import (
     FILL,
     HOVER,
     KNOWN,
@@ -157,7 +158,8 @@ class CoverageParams(WorldParams):
         radius = self.radio_range if kind == "world" else scenario.net.topology.radius
         density = n / self.side(n) ** 2
         if self.start == "cluster":  # the densest moment: the start disc
-            density = max(density, 1.0 / self.cluster_spacing**2)
+            area = self.cluster_spacing**2  # 0 when it underflows: every UAV at one point
+            density = max(density, 1.0 / area if area > 0 else math.inf)
         return min(n - 1.0, math.pi * radius * radius * density)
 
     def check(self, scenario: Scenario) -> None:
@@ -223,13 +225,15 @@ class CoverageWorld(World):
         """Side of the square area."""
         self.grid = CoverageGrid(self.size, p.cells_per_side(n), p.sensor_radius)
         self.state_dim = 2 + p.state_grid * p.state_grid
-        self.pos = np.zeros((n, 2))
+        self.flights = Flights(n)
+        # views of the flights' arrays (updated in place)
+        self.pos = self.flights.pos
         """The last waypoint each UAV reached (or where it stopped): its flights start here."""
-        self.origin = np.zeros((n, 2))
-        self.target = np.zeros((n, 2))
-        self.t_depart = np.zeros(n)
-        self.t_arrive = np.zeros(n)
-        self.flying = np.zeros(n, dtype=bool)
+        self.origin = self.flights.origin
+        self.target = self.flights.target
+        self.t_depart = self.flights.t_depart
+        self.t_arrive = self.flights.t_arrive
+        self.flying = self.flights.flying
         self.speed_factor = np.ones(n)
         self.decisions = np.zeros(n, dtype=np.int64)
         """Macro-actions each UAV started this episode (keys the greedy policy's tie noise)."""
@@ -277,11 +281,7 @@ class CoverageWorld(World):
             disc = np.stack([r * np.cos(a), r * np.sin(a)], axis=1)
             start = np.clip(self.size / 2 + disc, 0.0, self.size)
         self.speed_factor = rng.uniform(1.0 - p.speed_jitter, 1.0 + p.speed_jitter, size=n)
-        for arr in (self.pos, self.origin, self.target):
-            arr[:] = start
-        self.t_depart[:] = 0.0
-        self.t_arrive[:] = 0.0
-        self.flying[:] = False
+        self.flights.reset(start)
         self.decisions[:] = 0
         self.grid.reset()
         self.trail.clear()
@@ -332,17 +332,11 @@ class CoverageWorld(World):
     # ------------------------------------------------------------------ positions
     def agent_positions(self) -> np.ndarray:
         """Current positions [N, 2], interpolated along the flights under way."""
-        span = self.t_arrive - self.t_depart
-        frac = np.clip((self.now - self.t_depart) / np.where(span > 0, span, 1.0), 0.0, 1.0)
-        return self.origin + (self.target - self.origin) * frac[:, None]
+        return self.flights.positions(self.now)
 
     def _stop(self, i: int, point: np.ndarray) -> None:
         """UAV i is (now) at ``point`` and not moving."""
-        self.pos[i] = point
-        self.origin[i] = point
-        self.target[i] = point
-        self.t_depart[i] = self.t_arrive[i] = self.now
-        self.flying[i] = False
+        self.flights.stop(i, point, self.now)
         agent = self._placed[i]
         if agent is not None and agent is self.sim_agents[i]:
             self.space.move_agent(agent, (float(point[0]), float(point[1])))
@@ -373,12 +367,7 @@ class CoverageWorld(World):
         duration = np.where(
             fly, lengths[rows, actions] / (p.speed * self.speed_factor[idx]), p.hover_time
         )
-        now = self.now
-        self.origin[idx] = self.pos[idx]
-        self.target[idx] = dest
-        self.t_depart[idx] = now
-        self.t_arrive[idx] = now + duration
-        self.flying[idx] = fly
+        self.flights.begin(idx, dest, duration, fly, self.now)
         self.decisions[idx] += 1
         return duration
 

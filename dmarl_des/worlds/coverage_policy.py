@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from dmarl_des.kernel import RandomStreams
-from dmarl_des.worlds.coverage_waypoints import HOVER, KNOWN, N_CANDIDATES, NEAREST
+from dmarl_des.worlds.uav_waypoints import HOVER, KNOWN, N_CANDIDATES, NEAREST
 
 
 class CoverageState(Protocol):

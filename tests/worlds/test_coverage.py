@@ -13,9 +13,9 @@ from dmarl_des.study import run_scenario
 from dmarl_des.study.run import frames_digest
 from dmarl_des.worlds.coverage import CoverageWorld
 from dmarl_des.worlds.coverage_grid import CoverageGrid
-from dmarl_des.worlds.coverage_memory import FAR, PointMemory
 from dmarl_des.worlds.coverage_policy import greedy_choice, tie_noise
-from dmarl_des.worlds.coverage_waypoints import (
+from dmarl_des.worlds.point_memory import FAR, PointMemory
+from dmarl_des.worlds.uav_waypoints import (
     FOOTPRINT_SAMPLES,
     HOVER,
     KNOWN,

@@ -1,4 +1,4 @@
-"""A fixed-size memory of visited points per UAV: one ring buffer [N, capacity, 2] and counters."""
+"""A fixed-size memory of points per UAV (coverage, search and rescue): a ring [N, capacity, 2]."""
 
 from __future__ import annotations
 

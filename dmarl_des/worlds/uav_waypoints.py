@@ -1,5 +1,8 @@
 """Candidate waypoints of a UAV, what it knows about their footprints, and its observation layout.
 
+Shared by the UAV worlds (coverage, search and rescue): the search and rescue observation starts
+with this layout.
+
 A UAV at ``p`` may fly to one of eight compass waypoints ``p + step·u_j`` (north first, then
 clockwise; diagonals have the same length ``step``), each clipped coordinate-wise to the area
 ``[0, size]²``, or hover (candidate 8, the point ``p`` itself). Clipping shortens flights near the
