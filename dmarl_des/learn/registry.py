@@ -33,13 +33,13 @@ LEARNERS: Mapping[str, type[LearnerConfig]] = MappingProxyType(
         "ippo": IPPOConfig,
         "vdn": VDNConfig,
         "qmix": QMIXConfig,
+        "networked_ac": NetworkedACConfig,
+        "independent_ac": IndependentACConfig,
+        "central_ac": CentralACConfig,
         "mfq": MFQConfig,
         "mfac": MFACConfig,
         "gnn_ippo": GnnIPPOConfig,
         "gnn_iql": GnnIQLConfig,
-        "networked_ac": NetworkedACConfig,
-        "independent_ac": IndependentACConfig,
-        "central_ac": CentralACConfig,
     }
 )
 """Config class of every built-in learner, by ``learner.name``."""
@@ -50,13 +50,13 @@ _ALGORITHMS: Mapping[str, type] = MappingProxyType(
         "ippo": IPPO,
         "vdn": VDN,
         "qmix": QMIX,
+        "networked_ac": NetworkedAC,
+        "independent_ac": NetworkedAC,
+        "central_ac": NetworkedAC,
         "mfq": MFQ,
         "mfac": MFAC,
         "gnn_ippo": GnnIPPO,
         "gnn_iql": GnnIQL,
-        "networked_ac": NetworkedAC,
-        "independent_ac": NetworkedAC,
-        "central_ac": NetworkedAC,
     }
 )
 
