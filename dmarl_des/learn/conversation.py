@@ -31,6 +31,8 @@ class Conversation:
         self.msg_size = int(msg_size)
         self.comm_cost = float(comm_cost)
         self._heard: Heard | None = None
+        self._kept: tuple[Heard, tuple[np.ndarray, np.ndarray]] | None = None
+        """The batch ``take`` handed out and its kept messages (``HeardLog.kept``)."""
         self._spoken: tuple[np.ndarray, Spoken] | None = None
         self.current = np.full(self.n, -1, dtype=np.int64)
         """[N] record of each agent's latest decision (-1: none this episode)."""
@@ -65,12 +67,14 @@ class Conversation:
         self._heard = None
         if heard is None or not np.array_equal(heard.agents, agent_idx):
             heard = Heard.empty(0.0, agent_idx, self.msg_size, offsets)
-        keep, _ = self.log.kept(heard)
-        return heard, np.sort(keep)
+        self._kept = (heard, self.log.kept(heard))
+        return heard, np.sort(self._kept[1][0])
 
     def record(self, heard: Heard, **columns: np.ndarray) -> np.ndarray:
         """Write the batch's records (``HeardLog.add``); returns their ids."""
-        ids = self.log.add(heard, **columns)
+        kept = self._kept[1] if self._kept is not None and self._kept[0] is heard else None
+        self._kept = None
+        ids = self.log.add(heard, kept=kept, **columns)
         self.decisions += heard.agents.size
         self.heard_total += len(heard)
         return ids

@@ -102,9 +102,11 @@ class HeardLog:
         action: np.ndarray,
         mask: np.ndarray,
         said: np.ndarray,
+        kept: tuple[np.ndarray, np.ndarray] | None = None,
         **extras: np.ndarray,
     ) -> np.ndarray:
-        """Write one record per agent of ``heard.agents``; returns their ids."""
+        """Write one record per agent of ``heard.agents``; returns their ids. ``kept``:
+        ``self.kept(heard)`` when the caller has it already."""
         agents = heard.agents
         b = agents.size
         if self.count + b > self.size and self.size < self.capacity:
@@ -120,7 +122,7 @@ class HeardLog:
         d["said"][at] = said
         for k, v in extras.items():
             d[k][at] = v
-        keep, slot = self.kept(heard)
+        keep, slot = self.kept(heard) if kept is None else kept
         d["heard_n"][at] = np.bincount(heard.row[keep], minlength=b)
         d["source"][at] = -1
         rows = at[heard.row[keep]]
