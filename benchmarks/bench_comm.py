@@ -16,7 +16,8 @@ Four experiments, each printing a Markdown table (and, with ``--figures DIR``, a
   control tick: the cost of the policy's one call per decision batch, per call and per
   decision, and the whole simulation's decisions per second, for gnn_ippo, the same network
   without messages and the MLP of Mac-IPPO (after warm-up episodes that fill the learner's ring
-  of decision records, so that its growth is not counted).
+  of decision records, so that its growth is not counted; the fastest of ``--repeats`` timed
+  runs of the same episode).
 
 Training runs are small (seconds to a minute each on one core); seeds are fixed.
 Run: ``python benchmarks/bench_comm.py generalise|bytes|loss|inference [--figures docs/figures]``.
@@ -247,10 +248,14 @@ def inference(args: argparse.Namespace, folder: Path) -> None:
         talk = getattr(policy, "talk", None)
         while talk is not None and talk.log.size < talk.log.capacity:
             world.run_episode(0, "eval")  # until the ring of decision records stops growing
-        spent[0] = 0.0
-        t0 = time.perf_counter()
-        row = world.run_episode(1, "eval")
-        wall = time.perf_counter() - t0
+        best_spent = best_wall = math.inf
+        for _ in range(args.repeats):  # the same episode again; the fastest counts
+            spent[0] = 0.0
+            t0 = time.perf_counter()
+            row = world.run_episode(1, "eval")
+            best_wall = min(best_wall, time.perf_counter() - t0)
+            best_spent = min(best_spent, spent[0])
+        spent[0], wall = best_spent, best_wall
         n = row["n_decisions"]
         batches = len(world.batcher.batch_sizes)
         call = spent[0] / batches * 1e3
@@ -289,6 +294,7 @@ def main() -> None:
     parser.add_argument("--train-episodes", type=int, default=None)
     parser.add_argument("--sizes", type=int, nargs="+", default=[6, 25, 100, 400, 1000])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5, help="inference: timed episodes")
     parser.add_argument("--figures", type=Path, default=None)
     parser.add_argument("--only-gate", action="store_true", help="bytes: the gate rows only")
     args = parser.parse_args()
