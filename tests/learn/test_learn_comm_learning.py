@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 import torch
 
@@ -223,3 +224,48 @@ def test_same_seed_identical_tables_different_seed_different(world, name, comm):
     assert heard[0] > 0 and trained[0] > 0
     assert digests[0] == digests[1]
     assert digests[0] != digests[2]
+
+
+def test_the_learned_gate_pays_for_the_bytes_it_put_on_the_air():
+    """gnn_ippo with a send gate and a communication cost c: the reward a transition trains on
+    is the world's minus c × the bytes its agent broadcast while running that macro-action (at
+    its decision and at the communication ticks before the next one; the network's trace)."""
+    cost = 0.01
+    s = Scenario.build(
+        world=ChannelsParams(n_channels=4),
+        n_agents=6,
+        horizon=8.0,
+        episodes=1,
+        seed=4,
+        policy="learner",
+        learner=learner_config("gnn_ippo", {"gate": True, "comm_cost": cost, "hidden": 16}),
+        comm={"send": "gate", "period": 0.3},
+        net={"topology": {"k": 1}},
+        record={"messages": True},
+    )
+    world = ChannelsWorld(s)
+    world.policy = learner = build_policy(s, world)
+    seen = []
+    observe = learner.observe
+
+    def spy(batch):
+        observe(batch)
+        stored = learner.rollout[-1]
+        for k in range(len(batch)):
+            given, kept = float(batch.reward[k]), float(stored["reward"][k])
+            seen.append((int(batch.agent_idx[k]), batch.t_start[k], batch.t_end[k], given, kept))
+
+    learner.observe = spy
+    world.run()
+    msgs = world.recorder.frame("messages").filter(pl.col("kind") == "gnn_message")
+    casts = msgs.group_by("src", "t_sent").agg(pl.col("bytes").first())
+    paid = []
+    for agent, t0, t1, given, kept in seen:
+        mine = casts.filter(
+            (pl.col("src") == agent) & (pl.col("t_sent") >= t0) & (pl.col("t_sent") < t1)
+        )
+        paid.append(cost * mine["bytes"].sum())
+        assert given - kept == pytest.approx(paid[-1], abs=1e-9)
+    assert len(seen) > 30
+    assert min(paid) == 0.0 < max(paid)  # some macro-actions said nothing, some paid
+    assert casts.height < msgs.height  # a broadcast reaches both ring neighbours
