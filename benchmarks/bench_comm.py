@@ -3,8 +3,9 @@
 Four experiments, each printing a Markdown table (and, with ``--figures DIR``, a PNG):
 
 * ``generalise`` — a graph-attention Mac-IPPO policy (``gnn_ippo``) trained with 6 agents on
-  ``landmarks`` is evaluated unchanged (greedy) at larger swarms, beside the scripted greedy
-  policy and the random one (mean team return per episode over ``--seeds`` seeds);
+  ``landmarks`` (one per ``--train-seeds`` seed) is evaluated unchanged at larger swarms, beside
+  the scripted greedy policy and the random one (mean team return per episode over ``--seeds``
+  seeds; with several training seeds, their mean ± standard deviation);
 * ``bytes`` — on ``channels`` (frequency hopping), return against bytes sent for the three ways
   of sending less: event-triggered (δ swept, one trained policy), VBC-style (the request
   threshold swept, the same policy) and a learned gate (one policy trained per communication
@@ -109,21 +110,28 @@ def checkpoint(learner: Any, world: str, folder: Path, name: str) -> str:
 # ---------------------------------------------------------------------------------- experiments
 def generalise(args: argparse.Namespace, folder: Path) -> None:
     small = {**LANDMARKS, "n_agents": 6}
-    t0 = time.perf_counter()
     values = {"lr": 3e-3, "hidden": 64, "epochs": 8, "minibatches": 4, "gae_lambda": 0.8}
     values |= {"ent_coef": 0.01, "eval_sample": True}
-    learner = train(small, "gnn_ippo", values, args.train_episodes)
-    trained = time.perf_counter() - t0
-    path = checkpoint(learner, "landmarks", folder, "gnn")
+    paths = []
+    for seed in range(1, args.train_seeds + 1):
+        t0 = time.perf_counter()
+        learner = train(small, "gnn_ippo", values, args.train_episodes, seed=seed)
+        print(f"gnn_ippo trained with 6 agents, seed {seed}, {args.train_episodes} episodes "
+              f"({time.perf_counter() - t0:.0f} s)")  # fmt: skip
+        paths.append(checkpoint(learner, "landmarks", folder, f"gnn{seed}"))
     rows = []
-    print(f"\ngnn_ippo trained with 6 agents, {args.train_episodes} episodes ({trained:.0f} s)")
-    print("| agents | gnn_ippo (trained at 6) | scripted greedy | random |")
+    spread = args.train_seeds > 1
+    print(f"\n| agents | gnn_ippo (trained at 6{', mean ± sd over training seeds' * spread}) "
+          "| scripted greedy | random |")  # fmt: skip
     print("| ---: | ---: | ---: | ---: |")
     for n in args.sizes:
         base = {**LANDMARKS, "n_agents": n}
-        cells = [evaluate(base, p, args.seeds)["return"] for p in (path, "scripted", "random")]
+        learned = [evaluate(base, p, args.seeds)["return"] for p in paths]
+        cells = [float(np.mean(learned))]
+        cells += [evaluate(base, p, args.seeds)["return"] for p in ("scripted", "random")]
         rows.append((n, *cells))
-        print(f"| {n} | {cells[0]:.2f} | {cells[1]:.2f} | {cells[2]:.2f} |")
+        sd = f" ± {np.std(learned, ddof=1):.2f}" if spread else ""
+        print(f"| {n} | {cells[0]:.2f}{sd} | {cells[1]:.2f} | {cells[2]:.2f} |")
     if args.figures:
         plot(
             args.figures / "landmarks_generalisation.png",
@@ -294,6 +302,7 @@ def main() -> None:
     parser.add_argument("--train-episodes", type=int, default=None)
     parser.add_argument("--sizes", type=int, nargs="+", default=[6, 25, 100, 400, 1000])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--train-seeds", type=int, default=1, help="generalise: policies trained")
     parser.add_argument("--repeats", type=int, default=5, help="inference: timed episodes")
     parser.add_argument("--figures", type=Path, default=None)
     parser.add_argument("--only-gate", action="store_true", help="bytes: the gate rows only")
