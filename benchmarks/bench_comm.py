@@ -5,7 +5,7 @@ Four experiments, each printing a Markdown table (and, with ``--figures DIR``, a
 * ``generalise`` — a graph-attention Mac-IPPO policy (``gnn_ippo``) trained with 6 agents on
   ``landmarks`` (one per ``--train-seeds`` seed) is evaluated unchanged at larger swarms, beside
   the scripted greedy policy and the random one (mean team return per episode over ``--seeds``
-  seeds; with several training seeds, their mean ± standard deviation);
+  seeds; with several training seeds, their mean ± standard deviation and each one);
 * ``bytes`` — on ``channels`` (frequency hopping), return against bytes sent for the three ways
   of sending less: event-triggered (δ swept, one trained policy), VBC-style (the request
   threshold swept, the same policy) and a learned gate (one policy trained per communication
@@ -119,7 +119,7 @@ def generalise(args: argparse.Namespace, folder: Path) -> None:
         print(f"gnn_ippo trained with 6 agents, seed {seed}, {args.train_episodes} episodes "
               f"({time.perf_counter() - t0:.0f} s)")  # fmt: skip
         paths.append(checkpoint(learner, "landmarks", folder, f"gnn{seed}"))
-    rows = []
+    rows, bars = [], []
     spread = args.train_seeds > 1
     print(f"\n| agents | gnn_ippo (trained at 6{', mean ± sd over training seeds' * spread}) "
           "| scripted greedy | random |")  # fmt: skip
@@ -131,7 +131,9 @@ def generalise(args: argparse.Namespace, folder: Path) -> None:
         cells += [evaluate(base, p, args.seeds)["return"] for p in ("scripted", "random")]
         rows.append((n, *cells))
         sd = f" ± {np.std(learned, ddof=1):.2f}" if spread else ""
-        print(f"| {n} | {cells[0]:.2f}{sd} | {cells[1]:.2f} | {cells[2]:.2f} |")
+        each = f" ({', '.join(f'{x:.1f}' for x in learned)})" if spread else ""
+        print(f"| {n} | {cells[0]:.2f}{sd}{each} | {cells[1]:.2f} | {cells[2]:.2f} |")
+        bars.append(float(np.std(learned, ddof=1)) if spread else 0.0)
     if args.figures:
         plot(
             args.figures / "landmarks_generalisation.png",
@@ -142,6 +144,7 @@ def generalise(args: argparse.Namespace, folder: Path) -> None:
                 for k, label in ((1, "gnn_ippo trained at 6"), (2, "scripted"), (3, "random"))
             },
             logx=True,
+            errors={"gnn_ippo trained at 6": bars} if spread else None,
         )
 
 
@@ -271,7 +274,16 @@ def inference(args: argparse.Namespace, folder: Path) -> None:
         print(f"| {label} | {n} | {batches} | {call:.2f} ms | {per:.1f} µs | {n / wall:,.0f} |")
 
 
-def plot(path: Path, xlabel: str, ylabel: str, curves: dict, logx=False, marker=False) -> None:
+def plot(
+    path: Path,
+    xlabel: str,
+    ylabel: str,
+    curves: dict,
+    logx: bool = False,
+    marker: bool = False,
+    errors: dict | None = None,
+) -> None:
+    """Curves (label → xs, ys), optionally with ± error bars per label."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -283,6 +295,10 @@ def plot(path: Path, xlabel: str, ylabel: str, curves: dict, logx=False, marker=
         style = "none" if label.startswith("no messages") else "-"
         ax.plot(np.asarray(xs)[order], np.asarray(ys)[order], marker="o", linestyle=style,
                 label=label)  # fmt: skip
+        if errors and label in errors:
+            ax.errorbar(np.asarray(xs)[order], np.asarray(ys)[order],
+                        yerr=np.asarray(errors[label])[order], fmt="none", capsize=3,
+                        ecolor=ax.lines[-1].get_color())  # fmt: skip
     if logx:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
