@@ -18,7 +18,10 @@ episodes last 25 ticks; MLP 64 × 64. Learners, default hyperparameters unless n
   of 5 ticks' transitions with a round per update; rounds run through a simulated network of
   their own (``ConsensusRounds``: the critics travel as messages, are checked at the receivers
   and combined, as in a world; 8 neighbours, ideal links). Its parameter mode is the actors';
-  its critics are per agent in both columns.
+  its critics are per agent in both columns;
+- resilient actor-critic (Algorithm 2 with resilient projections: at a round each agent values
+  every arrived critic and reward model on its last 32 inputs, clipped mean H = 1, 5 fitting
+  steps): one update of 5 ticks' transitions and a round per update, as above.
 
 Then one consensus mixing round ``θ_i ← Σ_j C_ij θ_j`` over stacked per-agent parameters (8
 neighbours on a ring lattice over a random order of the agents, Metropolis weights, F parameters
@@ -54,6 +57,10 @@ LEARNERS = {  # label -> (learner name, hyperparameters besides the parameter mo
     "networked AC, round/5 ticks": ("networked_ac", {"consensus_period": 5.0}),
     "networked AC, 5 ticks/update": (
         "networked_ac",
+        {"consensus_period": 5.0, "ticks_per_update": 5},
+    ),
+    "resilient AC, 5 ticks/update": (
+        "resilient_ac",
         {"consensus_period": 5.0, "ticks_per_update": 5},
     ),
 }

@@ -11,7 +11,9 @@ The lifecycle of an alive agent is a loop:
    belongs to this macro-action, the one given as it returns included.
 
 An ``Interrupt`` whose cause is not ``Stop`` ends the running macro-action at that instant (the agent
-then decides again); ``Stop`` ends the lifecycle (crash, leaving). Either way the event the
+then decides again); ``Stop`` ends the lifecycle (crash, leaving) and cuts the open macro-action at
+that instant — also one that ended (or was interrupted) at that instant and still waits for the
+decision that would close it, as agents kept in arrays do. Either way the event the
 behaviour was waiting on is cancelled when it can be (a store get, a resource request), so no request
 is left queued on any SimPy store and no later message is swallowed.
 """
@@ -143,6 +145,7 @@ class SimAgent(mesa.Agent):
                 except simpy.Interrupt as intr:
                     if isinstance(intr.cause, Stop):
                         world.batcher.cancel(self.idx)
+                        world.cut_macro(self)  # the ended macro-action is open until decided
                         self.alive = False
                         return
             try:

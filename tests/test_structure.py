@@ -10,10 +10,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "dmarl_des"
 FLOORS = {
     "errors": 0,
     "bounds": 0,
+    "robust": 0.5,  # pure math above errors, below learn and comm (both aggregate with it)
     "kernel": 1,
     "macro": 1,
     "net": 1,
-    "robust": 1,
     "learn": 1,
     "log": 1,
     "scenario": 1,

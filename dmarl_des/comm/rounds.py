@@ -87,13 +87,23 @@ class LearningRounds:
         self._env: simpy.Environment | None = None
         self._network: Network | None = None
         self._up: np.ndarray | None = None
+        self._abstain: np.ndarray | None = None
         self._episode = 0
 
     # ---------------------------------------------------------------- episodes
     def begin_episode(
-        self, env: simpy.Environment, network: Network, up: np.ndarray, episode: int, horizon: float
+        self,
+        env: simpy.Environment,
+        network: Network,
+        up: np.ndarray,
+        episode: int,
+        horizon: float,
+        *,
+        abstain: np.ndarray | None = None,
     ) -> None:
-        """Open the exchanges' inboxes on ``network`` and schedule the episode's rounds."""
+        """Open the exchanges' inboxes on ``network`` and schedule the episode's rounds
+        (``abstain``, bool [N] read at every round: agents that send but never combine)."""
+        self._abstain = abstain
         limit = learning_inbox_limit(network.topology)
         for name, kind in self.kinds.items():
             network.open_inbox(name, {name: kind}, limit=limit)
@@ -166,10 +176,11 @@ class LearningRounds:
         call_at(env, 0.0, lambda: self._combine(cadence, agents.size, sent), AFTER_DECISIONS)
 
     def _combine(self, cadence: Cadence, senders: int, sent: dict[str, int]) -> None:
-        """Step 3: every agent up now combines what arrived, exchange after exchange."""
+        """Step 3: every agent up now combines what arrived, exchange after exchange (agents
+        that abstain — greedy and faulty adversaries — do not)."""
         env, network, up = self._env, self._network, self._up
         assert env is not None and network is not None and up is not None
-        agents = np.flatnonzero(up)
+        agents = np.flatnonzero(up if self._abstain is None else up & ~self._abstain)
         now = float(env.now)
         times = np.asarray(self._times[cadence])
         self.n_rounds += 1

@@ -197,6 +197,9 @@ class FaultInjector:
             self.actions.corrupt(idx)
         byz = self.spec.byzantine
         detail = f"actions={byz.actions} messages={'+'.join(byz.messages) or 'none'}"
+        if byz.learning != "none":
+            self.target.learning_fault(idx, byz.learning)
+            detail += f" learning={byz.learning}"
         self.target.record_fault("byzantine", agent.agent_id, detail)
 
     def _omit(self, idx: int, agent: FaultyAgent) -> None:

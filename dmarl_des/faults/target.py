@@ -58,6 +58,11 @@ class FaultTarget(Protocol):
         """One row of the `faults` table at the current time."""
         ...
 
+    def learning_fault(self, idx: int, mode: str) -> None:
+        """From now on agent ``idx`` learns as ``mode`` says (``greedy`` or ``faulty``, see
+        ``faults.byzantine.learning``); a world whose policy does not learn ignores it."""
+        ...
+
     def adversarial_actions(self, agent_idx: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
         """Actions that hurt the team for these agents, or None when the world has none."""
         ...

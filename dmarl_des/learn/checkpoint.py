@@ -209,7 +209,7 @@ def check_travel(
             f"the swarm size it was trained at ({where}): its state critic (critic = state) "
             "takes a one-hot agent index sized for that swarm",
         )
-    if learner.get("name") in ("networked_ac", "independent_ac"):
+    if learner.get("name") in ("networked_ac", "independent_ac", "resilient_ac"):
         raise ConfigError(
             "card.spec.n_agents",
             trained,

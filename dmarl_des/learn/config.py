@@ -8,10 +8,20 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 from dmarl_des.bounds import Real, reject_bool_numbers
 from dmarl_des.errors import ConfigError
+from dmarl_des.learn.federated import FederatedConfig
 
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
@@ -44,6 +54,21 @@ class LearnerConfig(BaseModel):
     hidden: int = Field(64, gt=0, le=MAX_WIDTH)
     lr: Real = Field(5e-4, gt=0)
     grad_clip: Real = Field(10.0, gt=0)
+    federated: FederatedConfig = Field(
+        default_factory=FederatedConfig,
+        description="federated rounds over per-agent blocks (off unless a cadence is set)",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_federated_when_off(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        """In JSON (the canonical form), leave ``federated`` out while it is off, so learners
+        without federated rounds keep their digest (and run ids)."""
+        data = handler(self)
+        if info.mode_is_json() and not self.federated.enabled:
+            data.pop("federated", None)
+        return data
 
     @field_validator("device")
     @classmethod

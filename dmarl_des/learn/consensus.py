@@ -14,6 +14,10 @@ undirected graph the step is ``θ ← C θ`` with C symmetric and doubly stochas
 agents' average. The sum over arrived vectors is one sparse-dense product per array holding
 them (usually one per round: the snapshot of one broadcast), never a gathered copy of every
 message.
+
+``rule_step`` is the other combine: a robust rule of ``dmarl_des.robust`` over the agent's own
+vector and the arrived ones (``networked_ac`` with ``rule`` other than ``metropolis``; the
+resilient actor-critic over values).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import torch
 
 from dmarl_des.learn.exchange import Arrived
 from dmarl_des.learn.mixing import metropolis_weights
+from dmarl_des.robust import AggregationRule
 
 
 def arrived_weights(arrived: Arrived) -> tuple[np.ndarray, np.ndarray]:
@@ -95,3 +100,26 @@ def consensus_step(theta: torch.Tensor, arrived: Arrived) -> np.ndarray:
     idx = torch.as_tensor(arrived.agents, device=theta.device)
     theta.index_copy_(0, idx, mixed.add_(own_weight * theta.index_select(0, idx)))
     return self_weight
+
+
+def rule_step(
+    rule: AggregationRule,
+    own: torch.Tensor,
+    arrived: Arrived,
+    messages: torch.Tensor,
+    use: np.ndarray | None = None,
+) -> torch.Tensor:
+    """``rule`` (a robust rule of ``dmarl_des.robust``) for every agent over its row of ``own``
+    [N, d] and the rows ``messages`` [M, d] that reached it, coordinate by coordinate where the
+    rule is (message m sits at CSR entry ``arrived.entry[m]`` of the round's graph; ``use``: only
+    those messages, in order); [N, d]. Missing neighbours are left out of the rule (an agent
+    that heard nobody keeps its row); no message is gathered per neighbour beyond ``messages``."""
+    nnz = arrived.indices.shape[0]
+    received = own.new_zeros(nnz, own.shape[1])
+    valid = torch.zeros(nnz, dtype=torch.bool, device=own.device)
+    entry = arrived.entry if use is None else arrived.entry[use]
+    if len(entry):
+        at = torch.as_tensor(entry, device=own.device)
+        received[at] = messages
+        valid[at] = True
+    return rule(own, arrived.indptr, arrived.indices, received=received, valid=valid)

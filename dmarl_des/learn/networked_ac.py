@@ -53,12 +53,12 @@ from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from dmarl_des.bounds import Count, Period, Real
 from dmarl_des.errors import ConfigError
 from dmarl_des.learn.config import LearnerConfig, LearnerSpec
-from dmarl_des.learn.consensus import consensus_step
+from dmarl_des.learn.consensus import consensus_step, rule_step
 from dmarl_des.learn.epoch_views import EpochViews
 from dmarl_des.learn.exchange import Arrived, Exchange
 from dmarl_des.learn.joint_inputs import joint_one_hot, with_own_actions
@@ -70,6 +70,7 @@ from dmarl_des.learn.sampling import sample_masked
 from dmarl_des.learn.seeding import learner_streams
 from dmarl_des.learn.stacked_adam import StackedAdam, load_optimizers, step_sets
 from dmarl_des.learn.stacked_sgd import StackedSGD, per_set_weights
+from dmarl_des.robust import RULES, counted_rule
 
 ALGORITHMS = ("action_value", "state_value")
 CRITIC_INPUTS = ("local", "global")
@@ -112,6 +113,18 @@ class NetworkedACConfig(ActorCriticConfig):
     message_bound: Real = Field(
         1e3, gt=0.0, description="largest parameter magnitude a receiver accepts"
     )
+    rule: str = Field(
+        "metropolis",
+        description="metropolis (the consensus step) | a rule of dmarl_des.robust over parameters",
+    )
+    H: Count = Field(1, ge=0, description="the rule's count of tolerated outliers")
+
+    @field_validator("rule")
+    @classmethod
+    def _known_rule(cls, value: str) -> str:
+        if value != "metropolis" and value not in RULES:
+            raise ValueError(f"metropolis or one of {', '.join(RULES)}")
+        return value
 
     @model_validator(mode="after")
     def _one_cadence(self) -> NetworkedACConfig:
@@ -143,10 +156,13 @@ class NetworkedAC:
 
     def __init__(self, config: ActorCriticConfig, spec: LearnerSpec, device: torch.device) -> None:
         self.config, self.spec, self.device = config, spec, device
-        self.mode = {"networked_ac": "consensus", "independent_ac": "none"}.get(
-            config.name, "central"
+        self.mode = {"independent_ac": "none", "central_ac": "central"}.get(
+            config.name, "consensus"
         )
         self.team_reward = self.mode == "central"
+        rule = getattr(config, "rule", "metropolis")
+        self.param_rule = None if rule == "metropolis" else counted_rule(rule, config.H)
+        """The robust rule of the combine over parameters (None: the Metropolis consensus step)."""
         self.joint = config.critic_input == "global"
         if self.joint and spec.state_dim < 1:
             raise ConfigError("learner.critic_input", "global", "a world with a global state")
@@ -418,15 +434,23 @@ class NetworkedAC:
         """The consensus step over what arrived; returns the mean self weight and the
         disagreement (RMS distance of the combining agents' parameters to their mean, after)."""
         flat = self._exchanged()[arrived.name].flat
-        self_weight = consensus_step(flat.data, arrived)
+        if self.param_rule is None:
+            self_weight = consensus_step(flat.data, arrived)
+        else:  # a robust rule over the own and arrived parameters, coordinate by coordinate
+            agents = torch.as_tensor(arrived.agents, device=self.device)
+            messages = torch.as_tensor(arrived.vectors(), device=self.device)
+            with torch.no_grad():
+                flat[agents] = rule_step(self.param_rule, flat.detach(), arrived, messages)[agents]
+            self_weight = None
         if not arrived.agents.size:
             return {"self_weight": None, "disagreement": None}
         with torch.no_grad():
             rows = flat
             if arrived.agents.shape[0] < flat.shape[0]:
                 rows = flat.index_select(0, torch.as_tensor(arrived.agents, device=self.device))
-            spread = torch.var(rows, dim=0, correction=0).sum().sqrt()
-        return {"self_weight": float(self_weight.mean()), "disagreement": float(spread)}
+            spread = torch.linalg.vector_norm(rows - rows.mean(0)) / rows.shape[0] ** 0.5
+        weight = None if self_weight is None else float(self_weight.mean())
+        return {"self_weight": weight, "disagreement": float(spread)}
 
     # -- persistence --------------------------------------------------------------------------
     def _nets(self) -> dict[str, AgentNet]:

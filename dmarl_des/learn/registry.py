@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from dmarl_des.errors import ConfigError
 from dmarl_des.learn.config import LearnerConfig, LearnerSpec, resolve_device
+from dmarl_des.learn.federated import check_federated
 from dmarl_des.learn.gnn_ippo import GnnIPPO, GnnIPPOConfig
 from dmarl_des.learn.gnn_iql import GnnIQL, GnnIQLConfig
 from dmarl_des.learn.ippo import IPPO, IPPOConfig
@@ -25,6 +26,7 @@ from dmarl_des.learn.networked_ac import (
 )
 from dmarl_des.learn.protocol import Learner
 from dmarl_des.learn.qmix import QMIX, QMIXConfig
+from dmarl_des.learn.resilient_ac import ResilientAC, ResilientACConfig
 from dmarl_des.learn.vdn import VDN, VDNConfig
 
 LEARNERS: Mapping[str, type[LearnerConfig]] = MappingProxyType(
@@ -36,6 +38,7 @@ LEARNERS: Mapping[str, type[LearnerConfig]] = MappingProxyType(
         "networked_ac": NetworkedACConfig,
         "independent_ac": IndependentACConfig,
         "central_ac": CentralACConfig,
+        "resilient_ac": ResilientACConfig,
         "mfq": MFQConfig,
         "mfac": MFACConfig,
         "gnn_ippo": GnnIPPOConfig,
@@ -53,6 +56,7 @@ _ALGORITHMS: Mapping[str, type] = MappingProxyType(
         "networked_ac": NetworkedAC,
         "independent_ac": NetworkedAC,
         "central_ac": NetworkedAC,
+        "resilient_ac": ResilientAC,
         "mfq": MFQ,
         "mfac": MFAC,
         "gnn_ippo": GnnIPPO,
@@ -114,4 +118,6 @@ def make_learner(
         state_dim=int(state_dim),
         groups=None if groups is None else tuple(int(g) for g in np.asarray(groups).reshape(-1)),
     )
-    return _ALGORITHMS[config.name](config, spec, resolve_device(device or config.device))
+    learner = _ALGORITHMS[config.name](config, spec, resolve_device(device or config.device))
+    check_federated(learner)
+    return learner

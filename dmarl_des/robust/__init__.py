@@ -1,7 +1,8 @@
-"""Robust aggregation rules: mean, median, trimmed mean, W-MSR, Krum and clipped gossip."""
+"""Robust aggregation rules: mean, median, trimmed mean, W-MSR, Krum, clipped gossip, clipped mean."""
 
-from dmarl_des.robust.aggregate import RULES, aggregate, make_aggregator
+from dmarl_des.robust.aggregate import RULES, aggregate, counted_rule, make_aggregator
 from dmarl_des.robust.clipped_gossip import ClippedGossip
+from dmarl_des.robust.clipped_mean import ClippedMean
 from dmarl_des.robust.coordinatewise import Median, TrimmedMean
 from dmarl_des.robust.krum import Krum
 from dmarl_des.robust.mean import Mean
@@ -15,6 +16,7 @@ __all__ = [
     "AggregationRule",
     "Array",
     "ClippedGossip",
+    "ClippedMean",
     "Krum",
     "Mean",
     "Median",
@@ -22,5 +24,6 @@ __all__ = [
     "Neighbourhoods",
     "TrimmedMean",
     "aggregate",
+    "counted_rule",
     "make_aggregator",
 ]

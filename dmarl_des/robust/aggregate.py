@@ -9,6 +9,7 @@ from typing import Any
 
 from dmarl_des.errors import ConfigError
 from dmarl_des.robust.clipped_gossip import ClippedGossip
+from dmarl_des.robust.clipped_mean import ClippedMean
 from dmarl_des.robust.coordinatewise import Median, TrimmedMean
 from dmarl_des.robust.krum import Krum
 from dmarl_des.robust.mean import Mean
@@ -17,7 +18,10 @@ from dmarl_des.robust.rule import AggregationRule
 from dmarl_des.robust.wmsr import WMSR
 
 RULES: Mapping[str, type[AggregationRule]] = MappingProxyType(
-    {rule.name: rule for rule in (Mean, Median, TrimmedMean, WMSR, Krum, ClippedGossip)}
+    {
+        rule.name: rule
+        for rule in (Mean, Median, TrimmedMean, WMSR, Krum, ClippedGossip, ClippedMean)
+    }
 )
 """Every aggregation rule by its name."""
 
@@ -38,6 +42,21 @@ def make_aggregator(name: str, **params: Any) -> AggregationRule:
         if no_default and field.default_factory is dataclasses.MISSING and field.name not in params:
             raise ConfigError(f"{name}.{field.name}", "missing", f"parameters of {name}: {listing}")
     return rule(**params)
+
+
+def counted_rule(name: str, count: int) -> AggregationRule:
+    """The rule ``name`` with its count of tolerated outliers set to ``count``: ``f`` of wmsr
+    and krum (Krum then keeps the own value when too few candidates arrive), ``b`` of
+    trimmed_mean, ``h`` of clipped_mean; clipped_gossip takes ``tau="auto"`` and mean and
+    median take nothing (``count`` is ignored). For learners that name a rule and one H."""
+    params: dict[str, Any] = {
+        "wmsr": {"f": count},
+        "krum": {"f": count, "too_few": "keep"},
+        "trimmed_mean": {"b": count},
+        "clipped_mean": {"h": count},
+        "clipped_gossip": {"tau": "auto"},
+    }.get(name, {})
+    return make_aggregator(name, **params)
 
 
 def aggregate(

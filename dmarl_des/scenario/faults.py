@@ -6,9 +6,17 @@ The defaults describe a run without faults. See docs/faults.md for the semantics
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from dmarl_des.bounds import Count, Finite, Rate, Real, RealOrInf
 from dmarl_des.errors import ConfigError
@@ -18,6 +26,11 @@ MessageAttackName = Literal[
     "noise", "sign_flip", "constant", "bias", "stale", "garbage", "equivocate"
 ]
 """Byzantine message attacks (combinable)."""
+
+LearningAdversary = Literal["none", "greedy", "faulty"]
+"""How a Byzantine agent learns (Figura et al.'s adversaries): ``greedy`` learns from its own
+reward only and never combines its neighbours' parameters (it still sends its own); ``faulty``
+stops learning (its parameters stay as they were at the strike) and keeps sending them."""
 
 
 class TargetSpec(Spec):
@@ -108,7 +121,9 @@ class ByzantineSpec(TargetSpec, TimingSpec):
     """Byzantine agents: misbehaving actions and/or message attacks, combinable.
 
     ``scale``: standard deviation of ``noise`` and offset of ``equivocate``; ``value``: the
-    ``constant`` sent and the ``bias`` added; ``lag``: how many sends back ``stale`` replays.
+    ``constant`` sent and the ``bias`` added; ``lag``: how many sends back ``stale`` replays;
+    ``learning``: how the agent learns (``LearningAdversary``; acts in training episodes of a
+    learner only).
     """
 
     actions: Literal["none", "random", "adversarial"] = "none"
@@ -116,6 +131,18 @@ class ByzantineSpec(TargetSpec, TimingSpec):
     scale: Finite = Field(1.0, ge=0.0, allow_inf_nan=False)
     value: Finite = Field(0.0, allow_inf_nan=False)
     lag: Count = Field(5, ge=1)
+    learning: LearningAdversary = "none"
+
+    @model_serializer(mode="wrap")
+    def _without_learning_when_none(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        """In JSON (the canonical form), leave ``learning`` out while it is ``none``, so
+        scenarios without learning adversaries keep their digest (and run ids)."""
+        data = handler(self)
+        if info.mode_is_json() and data.get("learning") == "none":
+            del data["learning"]
+        return data
 
     @field_validator("messages", mode="before")
     @classmethod

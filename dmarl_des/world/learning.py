@@ -14,10 +14,20 @@ also gets learning rounds in its training episodes (``dmarl_des.comm.LearningRou
 learner over the run): ``attach`` opens its inboxes on the episode's network and schedules the
 rounds; update counts are reported to it after every batch of updates (for rounds every K
 updates).
+A learner with ``learner.federated`` rounds gets them likewise
+(``dmarl_des.comm.federated.FederatedRounds``), told which agents' transitions it was handed
+(for data-driven client selection).
+
+Learning adversaries (``faults.byzantine.learning``, set by the fault injector through
+``adversary``) change what a Byzantine agent learns in training episodes: a ``greedy`` agent
+never combines at a round (it keeps learning from its own reward and still sends); a
+``faulty`` one neither combines nor gets its transitions handed to the learner, so its
+per-agent parameters stay as they were at the strike (and it keeps sending them).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +36,8 @@ import numpy as np
 import polars as pl
 
 from dmarl_des.comm import LearningRounds, exchanging
+from dmarl_des.comm.federated import FederatedRounds, federating
+from dmarl_des.errors import ConfigError
 from dmarl_des.learn.protocol import DecisionEpoch, Learner, Policy, TransitionBatch
 from dmarl_des.log import Recorder
 from dmarl_des.log.schema import train_row
@@ -54,11 +66,20 @@ class Learning:
         self.rounds: LearningRounds | None = None
         """The learning rounds of the exchanging learner (kept over the run), else None."""
         self.exchanger = False
-        """True when the policy is an exchanging learner: every episode has a network (even in a
-        world without message kinds; faults on messages then apply to its learning traffic)."""
+        """True when the policy is an exchanging (or federated) learner: every episode has a
+        network (even in a world without message kinds; faults on messages then apply to its
+        learning traffic)."""
         self.exchanging = False
         """True in a training episode of an exchanging learner: the episode has learning
-        traffic (rounds)."""
+        traffic (rounds, exchanges or federated)."""
+        self.federated: FederatedRounds | None = None
+        """The federated rounds of a learner with ``learner.federated`` on (kept over the run)."""
+        self.federating = False
+        """True in a training episode of such a learner."""
+        self.abstain = np.zeros(slots.n, dtype=bool)
+        """[N] agents that do not combine at rounds this episode (greedy and faulty ones)."""
+        self.frozen = np.zeros(slots.n, dtype=bool)
+        """[N] agents whose transitions are withheld from the learner this episode (faulty)."""
 
     def begin_episode(
         self, policy: Policy, phase: str, episode: int, clock: Callable[[], float]
@@ -71,26 +92,58 @@ class Learning:
         self._clock = clock
         self._epoch_time = 0.0
         self._epoch_action = np.full(self.slots.n, -1, dtype=np.int64)
-        self.exchanger = exchanging(policy)
-        self.exchanging = training and self.exchanger
+        self.federating = training and federating(policy)
+        if self.federating and (self.federated is None or self.federated.learner is not policy):
+            self.federated = FederatedRounds(policy, self.recorder)
+        self.exchanger = exchanging(policy) or federating(policy)
+        self.exchanging = training and exchanging(policy)
+        self.abstain = np.zeros(self.slots.n, dtype=bool)
+        self.frozen = np.zeros(self.slots.n, dtype=bool)
         if self.exchanging and (self.rounds is None or self.rounds.learner is not policy):
             self.rounds = LearningRounds(policy, self.recorder)
+        self.exchanging = self.exchanging or self.federating
 
     def attach(self, env: Any, network: Any, up: np.ndarray, horizon: float) -> None:
         """Start the episode's learning rounds on its network (exchanging learners only)."""
-        if self.exchanging:
-            assert self.rounds is not None
-            self.rounds.begin_episode(env, network, up, self._episode, horizon)
+        for rounds in self._all_rounds():
+            rounds.begin_episode(env, network, up, self._episode, horizon, abstain=self.abstain)
+
+    def _all_rounds(self) -> list[LearningRounds | FederatedRounds]:
+        """The rounds of this episode (exchanges, federated), none outside training."""
+        out: list[LearningRounds | FederatedRounds] = []
+        if self.exchanging and self.rounds is not None and self.rounds.learner is self.learner:
+            out.append(self.rounds)
+        if self.federating and self.federated is not None:
+            out.append(self.federated)
+        return out
 
     @property
     def active(self) -> bool:
         """True when the episode has a learner (so transitions must be built in full)."""
         return self.learner is not None
 
+    def adversary(self, idx: int, mode: str) -> None:
+        """Agent ``idx`` learns as ``mode`` says from now on, this episode (``greedy``:
+        never combines; ``faulty``: never combines, its transitions are withheld)."""
+        if mode not in ("greedy", "faulty"):
+            raise ConfigError("faults.byzantine.learning", mode, "greedy | faulty")
+        self.abstain[idx] = True
+        if mode == "faulty":
+            self.frozen[idx] = True
+
     def observe(self, batch: TransitionBatch) -> None:
         """Hand squeezed transitions to the learner, then update while it is ready."""
         assert self.learner is not None
+        if self.frozen.any():
+            keep = ~self.frozen[batch.agent_idx]
+            if not keep.all():
+                batch = _rows(batch, keep)
+            if not len(batch):
+                return
         self.learner.observe(batch)
+        if self.federating:
+            assert self.federated is not None
+            self.federated.saw(batch.agent_idx)
         self.maybe_update()
 
     def epoch(self, deciding: np.ndarray, state: np.ndarray, *, done: bool, terminal: bool) -> None:
@@ -141,20 +194,27 @@ class Learning:
                 wall_s=wall,
                 **train_row(metrics, self.recorder.columns("train")),
             )
-            if self.exchanging:
-                assert self.rounds is not None
-                self.rounds.after_updates(self.n_updates)
+            for rounds in self._all_rounds():
+                rounds.after_updates(self.n_updates)
 
     def end_simulation(self) -> int:
         """The episode's simulation is over: no more rounds in it; returns how many it had."""
-        if not self.exchanging:
-            return 0
-        assert self.rounds is not None
-        self.rounds.end_episode()
-        return self.rounds.episode_rounds
+        total = 0
+        for rounds in self._all_rounds():
+            rounds.end_episode()
+            total += rounds.episode_rounds
+        return total
 
     def end_episode(self, episode: int) -> None:
         """The episode is over: the learner's end-of-episode step, then its updates."""
         if self.learner is not None:
             self.learner.end_episode(episode)
             self.maybe_update()
+
+
+def _rows(batch: TransitionBatch, keep: np.ndarray) -> TransitionBatch:
+    """The rows ``keep`` of a transition batch."""
+    values = {f.name: getattr(batch, f.name) for f in dataclasses.fields(batch)}
+    return TransitionBatch(
+        **{k: v[keep] if isinstance(v, np.ndarray) else v for k, v in values.items()}
+    )

@@ -226,6 +226,11 @@ class World(mesa.Model, WorldHooks):
         """A new agent (new id) joins in the first free slot; None when every slot is taken."""
         return self._lifecycle.join()
 
+    def learning_fault(self, idx: int, mode: str) -> None:
+        """Agent ``idx`` learns as a ``greedy`` or ``faulty`` adversary from now on (training
+        episodes of a learner; see ``faults.byzantine.learning``)."""
+        self._learning.adversary(idx, mode)
+
     def interrupt_agent(self, idx: int) -> None:
         """End agent ``idx``'s running macro-action now; it decides again at this instant."""
         self._lifecycle.interrupt(idx)

@@ -21,6 +21,7 @@ WORLD_MODULES = MappingProxyType(
         "search_rescue": "dmarl_des.worlds.search_rescue",
         "swarm": "dmarl_des.worlds.swarm",
         "traffic": "dmarl_des.worlds.traffic",
+        "warehouse": "dmarl_des.worlds.warehouse",
     }
 )
 """World name -> module defining ``WORLD`` (the World subclass)."""

@@ -103,7 +103,7 @@ class ConsensusParams(WorldParams):
         "uniform", description="initial values: uniform in [0, 1) or standard normal"
     )
     aggregator: str = Field("weights", description="weights | " + " | ".join(RULES))
-    aggregator_f: Count = Field(1, ge=0, description="f of wmsr and krum")
+    aggregator_f: Count = Field(1, ge=0, description="f of wmsr and krum, h of clipped_mean")
     aggregator_b: Count = Field(1, ge=0, description="b of trimmed_mean")
     aggregator_tau: RealOrInf | Literal["auto"] = Field(
         "auto", description="tau of clipped_gossip (> 0, inf, or auto)"
@@ -135,6 +135,7 @@ class ConsensusParams(WorldParams):
             "krum": {"f": self.aggregator_f, "too_few": "keep"},
             "trimmed_mean": {"b": self.aggregator_b},
             "clipped_gossip": {"tau": self.aggregator_tau},
+            "clipped_mean": {"h": self.aggregator_f},
         }.get(self.aggregator, {})
         return make_aggregator(self.aggregator, **params)
 

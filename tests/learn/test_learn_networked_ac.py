@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -226,6 +227,83 @@ def test_consensus_round_keeps_the_average_of_the_critics():
     np.testing.assert_allclose(after.mean(0), before.mean(0), atol=1e-5)
     np.testing.assert_allclose(after, np.repeat(before.mean(0, keepdims=True), N, 0), atol=1e-5)
     assert metrics["self_weight"] == pytest.approx(1 / 3) and metrics["disagreement"] < 1e-4
+
+
+def full_ring_round(learner, sent: np.ndarray) -> Arrived:
+    """Every agent of the 3-ring hears both others' rows of ``sent`` (one per sender)."""
+    topology = ring(N, 1)
+    pairs = [(i, j) for i in range(N) for j in topology.neighbors(i).tolist()]
+    sent.flags.writeable = False
+    return Arrived(
+        name="critic",
+        size=sent.shape[1],
+        round=1,
+        time=1.0,
+        agents=np.arange(N),
+        indptr=topology.indptr,
+        indices=topology.indices,
+        receiver=np.array([r for r, _ in pairs]),
+        sender=np.array([s for _, s in pairs]),
+        entry=np.arange(len(pairs)),
+        age=np.zeros(len(pairs), dtype=np.int64),
+        sources=(sent,),
+        source=np.zeros(len(pairs), dtype=np.int64),
+        row=np.array([s for _, s in pairs]),
+    )
+
+
+def test_a_parameter_rule_replaces_the_consensus_step():
+    """rule = median: every agent's critic becomes the coordinate-wise median of its own and its
+    neighbours' (on the 3-ring, all three); with clipped_mean (H = 1) a liar's vector far away
+    leaves every coordinate within the two honest critics' range."""
+    learner = make(rule="median")
+    rng = np.random.default_rng(1)
+    with torch.no_grad():
+        learner.critic.flat.copy_(torch.as_tensor(rng.normal(size=learner.critic.flat.shape)))
+    before = learner.critic.flat.detach().numpy().copy()
+    metrics = learner.combine(full_ring_round(learner, learner.outgoing("critic", np.arange(N))))
+    after = learner.critic.flat.detach().numpy()
+    np.testing.assert_allclose(after, np.repeat(np.median(before, 0, keepdims=True), N, 0))
+    assert metrics["self_weight"] is None and metrics["disagreement"] < 1e-6
+
+    learner = make(rule="clipped_mean", H=1)
+    with torch.no_grad():
+        learner.critic.flat.copy_(torch.as_tensor(rng.normal(size=learner.critic.flat.shape)))
+    before = learner.critic.flat.detach().numpy().copy()
+    sent = learner.outgoing("critic", np.arange(N)).copy()
+    sent[2] = -100.0 * sent[2]  # agent 2 lies to both others
+    learner.combine(full_ring_round(learner, sent))
+    after = learner.critic.flat.detach().numpy()
+    low, high = before[:2].min(0), before[:2].max(0)
+    for agent in (0, 1):
+        assert np.all(after[agent] >= low - 1e-6) and np.all(after[agent] <= high + 1e-6)
+    plain = make()  # the consensus step averages the lie in
+    with torch.no_grad():
+        plain.critic.flat.copy_(torch.as_tensor(before))
+    plain.combine(full_ring_round(plain, sent))
+    assert np.any(plain.critic.flat.detach().numpy()[0] < low - 1.0)
+    with pytest.raises(ConfigError, match="learner.rule: got 'average'"):
+        make(rule="average")
+
+
+def test_disagreement_is_the_rms_distance_of_the_critics_to_their_mean():
+    """A round where nothing arrived keeps every critic; its disagreement is
+    sqrt((1/N) Σ_i ||ω_i − ω̄||²), computed by hand."""
+    learner = make()
+    rng = np.random.default_rng(2)
+    with torch.no_grad():
+        learner.critic.flat.copy_(torch.as_tensor(rng.normal(size=learner.critic.flat.shape)))
+    before = learner.critic.flat.detach().numpy().astype(np.float64)
+    arrived = full_ring_round(learner, learner.outgoing("critic", np.arange(N)))
+    none = np.zeros(0, dtype=np.int64)
+    arrived = dataclasses.replace(
+        arrived, receiver=none, sender=none, entry=none, age=none, source=none, row=none
+    )
+    metrics = learner.combine(arrived)
+    np.testing.assert_array_equal(learner.critic.flat.detach().numpy(), before.astype(np.float32))
+    expected = np.sqrt(np.mean(np.sum((before - before.mean(0)) ** 2, axis=1)))
+    assert metrics["disagreement"] == pytest.approx(expected, rel=1e-5)
+    assert metrics["self_weight"] == pytest.approx(1.0)
 
 
 def test_exchanges_by_learner_and_algorithm():

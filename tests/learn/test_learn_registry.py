@@ -20,6 +20,7 @@ def test_every_builtin_learner_builds_and_follows_the_protocol():
         "networked_ac",
         "independent_ac",
         "central_ac",
+        "resilient_ac",
         "mfq",
         "mfac",
         "gnn_ippo",

@@ -56,6 +56,15 @@ def _reference(rule: str, own: np.ndarray, heard: np.ndarray, **p) -> np.ndarray
         for pull, length in zip(pulls, lengths):
             step += pull * (min(1.0, tau / length) if length > 0 else 1.0)
         return own + step / (1 + len(heard))
+    if rule == "clipped_mean":
+        out = np.empty(d)
+        for c in range(d):
+            ordered = sorted(heard[:, c])
+            m, h = len(ordered), p["h"]
+            lower = min(own[c], ordered[h]) if m > h else own[c]
+            upper = max(own[c], ordered[m - 1 - h]) if m > h else own[c]
+            out[c] = (own[c] + sum(min(max(v, lower), upper) for v in ordered)) / (1 + m)
+        return out
     raise AssertionError(rule)
 
 
@@ -69,6 +78,9 @@ CASES = [
     ("krum", {"f": 1}),
     ("clipped_gossip", {"tau": 0.5}),
     ("clipped_gossip", {"tau": "auto", "delta": 0.3}),
+    ("clipped_mean", {"h": 0}),
+    ("clipped_mean", {"h": 1}),
+    ("clipped_mean", {"h": 3}),
 ]
 
 
@@ -146,7 +158,8 @@ def test_received_defaults_to_the_senders_values_and_overrides_them(rule, params
     attacked = aggregate(rule, x, indptr, indices, received=lies, **params)
     changed = np.flatnonzero(~np.isclose(attacked, default).all(axis=1))
     assert set(changed) <= set(rows_of(indptr)[from_five])
-    if rule in ("mean", "clipped_gossip"):  # rules that always listen to every neighbour
+    listens = rule in ("mean", "clipped_gossip") or params == {"h": 0}
+    if listens:  # rules that always listen to every neighbour
         assert set(changed) == set(rows_of(indptr)[from_five])
 
 

@@ -15,6 +15,7 @@ from dmarl_des.robust import (
     RULES,
     WMSR,
     ClippedGossip,
+    ClippedMean,
     Krum,
     Mean,
     Median,
@@ -53,6 +54,9 @@ HAND = [
     # squared distances overflow; scores (f = 0: two nearest) 5, 2, 5, 145 times 1e600
     ("krum", {"f": 0, "too_few": "keep"}, 0.0, [1e300, 2e300, 10e300], 1e300),
     ("krum", {"f": 0, "too_few": "keep"}, -MAX, [MAX, 0.9 * MAX, 0.8 * MAX], 0.9 * MAX),
+    ("clipped_mean", {"h": 0}, -MAX, [MAX, MAX], MAX / 3),
+    # bounds [1e308, 1.2e308]: MAX clipped to 1.2e308, -MAX to 1e308
+    ("clipped_mean", {"h": 1}, 1e308, [1.2e308, MAX, -MAX], 1.1e308),
 ]
 
 
@@ -169,7 +173,7 @@ def test_torch_float32_values_near_its_largest_stay_finite():
 def test_min_candidates_of_each_rule():
     assert Krum(f=2).min_candidates == 7
     assert TrimmedMean(b=2).min_candidates == 5
-    for rule in (Mean(), Median(), WMSR(f=3), ClippedGossip(tau="auto")):
+    for rule in (Mean(), Median(), WMSR(f=3), ClippedGossip(tau="auto"), ClippedMean(h=2)):
         assert rule.min_candidates == 1  # never falls back
     assert {type(r) for r in (Krum(f=0), TrimmedMean(b=0), Mean())} <= set(RULES.values())
 
