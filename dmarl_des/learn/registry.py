@@ -12,8 +12,12 @@ from pydantic import ValidationError
 from dmarl_des.errors import ConfigError
 from dmarl_des.learn.config import LearnerConfig, LearnerSpec, resolve_device
 from dmarl_des.learn.federated import check_federated
+from dmarl_des.learn.gnn_ippo import GnnIPPO, GnnIPPOConfig
+from dmarl_des.learn.gnn_iql import GnnIQL, GnnIQLConfig
 from dmarl_des.learn.ippo import IPPO, IPPOConfig
 from dmarl_des.learn.iql import IQL, IQLConfig
+from dmarl_des.learn.mfac import MFAC, MFACConfig
+from dmarl_des.learn.mfq import MFQ, MFQConfig
 from dmarl_des.learn.networked_ac import (
     CentralACConfig,
     IndependentACConfig,
@@ -35,6 +39,10 @@ LEARNERS: Mapping[str, type[LearnerConfig]] = MappingProxyType(
         "independent_ac": IndependentACConfig,
         "central_ac": CentralACConfig,
         "resilient_ac": ResilientACConfig,
+        "mfq": MFQConfig,
+        "mfac": MFACConfig,
+        "gnn_ippo": GnnIPPOConfig,
+        "gnn_iql": GnnIQLConfig,
     }
 )
 """Config class of every built-in learner, by ``learner.name``."""
@@ -49,6 +57,10 @@ _ALGORITHMS: Mapping[str, type] = MappingProxyType(
         "independent_ac": NetworkedAC,
         "central_ac": NetworkedAC,
         "resilient_ac": ResilientAC,
+        "mfq": MFQ,
+        "mfac": MFAC,
+        "gnn_ippo": GnnIPPO,
+        "gnn_iql": GnnIQL,
     }
 )
 

@@ -139,6 +139,26 @@ ROUNDS = {
 """One row per learning round × exchange (see ``dmarl_des.comm.rounds``); the learner's round
 metrics (``round_metrics``) are added as Float64 columns."""
 
+COMM = {
+    "run_id": pl.Utf8,
+    "episode": pl.Int64,
+    "kind": pl.Utf8,
+    "offered": pl.Int64,
+    "transmissions": pl.Int64,
+    "held_rule": pl.Int64,
+    "held_budget": pl.Int64,
+    "requests": pl.Int64,
+    "bytes_on_air": pl.Int64,
+    "used": pl.Int64,
+    "stale": pl.Int64,
+    "missing": pl.Int64,
+    "silent": pl.Int64,
+    "mean_age": pl.Float64,
+}
+"""One row per episode of a policy that sends learned messages (see ``dmarl_des.comm.speech``):
+messages offered, transmitted and held back (by the sending rule, by the byte budget), vbc
+requests, bytes put on the air (once per transmission), and what the deciding agents heard."""
+
 FAULTS = {
     "run_id": pl.Utf8,
     "episode": pl.Int64,
@@ -246,6 +266,7 @@ TABLES: MappingProxyType[str, dict[str, pl.DataType]] = MappingProxyType(
         "network": NETWORK,
         "network_kinds": NETWORK_KINDS,
         "rounds": ROUNDS,
+        "comm": COMM,
         "faults": FAULTS,
         "train": TRAIN,
         "checkpoints": CHECKPOINTS,

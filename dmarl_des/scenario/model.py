@@ -22,6 +22,7 @@ from pydantic import (
 from dmarl_des.bounds import MAX_EPISODES, Count, Period, Real
 from dmarl_des.errors import ConfigError
 from dmarl_des.scenario.budget import check_memory, check_steps
+from dmarl_des.scenario.comm import CommSpec
 from dmarl_des.scenario.faults import FaultSpec
 from dmarl_des.scenario.net import NetSpec
 from dmarl_des.scenario.validation import Spec, validated
@@ -95,6 +96,18 @@ class Scenario(Spec):
     net: NetSpec = NetSpec()
     faults: FaultSpec = FaultSpec()
     record: RecordSpec = RecordSpec()
+    comm: CommSpec = CommSpec()
+
+    @model_serializer(mode="wrap")
+    def _without_comm_when_ideal(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        """In JSON (the canonical form), leave ``comm`` out while it has its defaults, so
+        scenarios without learned messages keep their digest (and run ids)."""
+        data = handler(self)
+        if info.mode_is_json() and self.comm.is_default:
+            data.pop("comm", None)
+        return data
 
     @field_validator("name")
     @classmethod

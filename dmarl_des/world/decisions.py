@@ -15,6 +15,10 @@ the order they asked. In this order it
    over the decision epoch;
 6. starts timed macro-actions (``begin_many``) when the agents live in arrays; agents run as
    processes start their behaviours when the batcher answers them, right after this flush.
+
+With a policy that sends learned messages (``dmarl_des.comm.Speech``), the batch first *hears*
+(before step 2: what arrived from each neighbour is handed to the policy) and *speaks* right
+after step 4 (the rule and the byte budget choose who transmits its message).
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ class DecisionServer:
         self.max_decisions: int | None = world.scenario.max_decisions
         self.stop_episode: Callable[[], None] = lambda: None
         """Ends the episode now (set by the world: the episode runner's ``end_now``)."""
+        self.speech: Any = None
+        """The episode's learned messages (``dmarl_des.comm.Speech``), or None."""
 
     def decide(self, obs: np.ndarray, idx: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """The policy's actions for a batch, after fault overrides (Byzantine agents)."""
@@ -70,8 +76,13 @@ class DecisionServer:
         if limit is not None and self.world.batcher.n_decisions >= limit:
             self.stop_episode()
             return None
+        speech = self.speech
+        if speech is not None:
+            speech.hear(idx)
         obs, mask = self.prepare(idx)
         actions = self.decide(obs, idx, mask)
+        if speech is not None:
+            speech.speak(idx)
         self.apply(idx, actions, obs, mask)
         return actions
 

@@ -3,7 +3,8 @@
 ``begin`` sets an episode up, in this order: a new ``simpy.Environment`` (time 0), the episode's
 rewards, decision batcher and slots, the original agents all up and honest, the world's
 ``reset_episode`` hook, the network (``build_topology``; with the learning rounds of an
-exchanging learner in a training episode), ``policy.reset``, the world's
+exchanging learner in a training episode, and the message inboxes of a policy that sends
+learned messages, in every episode), ``policy.reset``, the world's
 ``start_processes`` hook, the fault injector, the trace sampler, then every agent asks for its
 first decision (served by the flush at time 0). ``simulate`` runs until the episode ends at the
 first of: the horizon (events at exactly ``T`` are not processed), ``World.terminate`` (a terminal
@@ -24,8 +25,10 @@ from typing import Any
 import numpy as np
 import simpy
 
+from dmarl_des.comm.speech import Speech
 from dmarl_des.errors import ConfigError
 from dmarl_des.kernel import DecisionBatcher
+from dmarl_des.learn.messaging import messaging
 from dmarl_des.world.decisions import DecisionServer
 from dmarl_des.world.learning import Learning
 from dmarl_des.world.lifecycle import AgentLifecycle
@@ -68,6 +71,8 @@ class EpisodeRunner:
         self.end_event: simpy.Event | None = None
         self._wall0 = 0.0
         self._net_stats: dict[str, Any] | None = None
+        self.speech: Speech | None = None
+        """The learned messages of a communicating policy (kept over the run), else None."""
 
     def end_now(self) -> None:
         """End the episode at this instant (idempotent)."""
@@ -102,10 +107,21 @@ class EpisodeRunner:
             self.timed.begin_episode(env, world.batcher.request_many)
         world.action_override = None
         world.reset_episode(episode)
-        world.network = episode_network(world, episode, self.learning.exchanger)
+        speech = self.decisions.speech = self._speech(world.policy)
+        needs_network = self.learning.exchanger or speech is not None
+        world.network = episode_network(world, episode, needs_network)
         if world.network is not None:
             declare_network_tables(world.recorder)
             self.learning.attach(env, world.network, self.slots.up, scenario.horizon)
+            if speech is not None:
+                speech.begin_episode(
+                    env,
+                    world.network,
+                    self.slots.up,
+                    world.agent_positions,
+                    episode,
+                    scenario.horizon,
+                )
         world.policy.reset(None)
         world.start_processes()
         world._start_faults(episode)
@@ -151,6 +167,8 @@ class EpisodeRunner:
             if agent.down_since is not None:
                 agent.downtime += world.now - agent.down_since
                 agent.down_since = None
+        if self.decisions.speech is not None:
+            self.decisions.speech.end_episode()
         net = world.network
         recorder = world.recorder
         stats = None
@@ -175,6 +193,15 @@ class EpisodeRunner:
         world.end_episode()
         self.learning.end_episode(world.episode)
         return row
+
+    def _speech(self, policy: Any) -> Speech | None:
+        """The learned messages of ``policy`` (the same ones while the policy stays), or None."""
+        if not messaging(policy):
+            self.speech = None
+        elif self.speech is None or self.speech.policy is not policy:
+            world = self.world
+            self.speech = Speech(policy, world.scenario.comm, world.recorder, self.slots.n)
+        return self.speech
 
     def run_episode(self, episode: int, phase: str) -> dict[str, Any]:
         """Simulate one episode and record its rows; returns the episode row."""

@@ -150,6 +150,9 @@ class AgentLifecycle:
         self.slots.up[idx] = True
         if world.network is not None:
             world.network.clear_inboxes(idx)
+        speech = world._decisions.speech
+        if speech is not None:
+            speech.forget(np.array([idx], dtype=np.int64))
         world.policy.reset(np.array([idx], dtype=np.int64))
 
     def recover(self, idx: int, *, reset_params: bool = False) -> bool:

@@ -13,8 +13,10 @@ from dmarl_des.world.registry import world_class as _world_of_params
 WORLD_MODULES = MappingProxyType(
     {
         "box_pushing": "dmarl_des.worlds.box_pushing",
+        "channels": "dmarl_des.worlds.channels",
         "consensus": "dmarl_des.worlds.consensus",
         "coverage": "dmarl_des.worlds.coverage",
+        "landmarks": "dmarl_des.worlds.landmarks",
         "mutual_aid": "dmarl_des.worlds.mutual_aid",
         "search_rescue": "dmarl_des.worlds.search_rescue",
         "swarm": "dmarl_des.worlds.swarm",

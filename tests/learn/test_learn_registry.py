@@ -21,6 +21,10 @@ def test_every_builtin_learner_builds_and_follows_the_protocol():
         "independent_ac",
         "central_ac",
         "resilient_ac",
+        "mfq",
+        "mfac",
+        "gnn_ippo",
+        "gnn_iql",
     }
     for name in LEARNERS:
         learner = make_learner(
