@@ -7,7 +7,11 @@ Prints one table: decisions/s, delivered messages/s, peak memory per agent, reco
 the run time, and the ratio to the hand-written baseline in the same decision mode (``baseline``
 samples actions as RL code usually does, ``tuned`` with a cheaper hand-tuned call; see
 ``handwritten_swarm.py``). Each configuration gets a warm-up run, then the fastest of
-``--repeat`` timed runs counts (for baseline and framework alike).
+``--repeat`` timed runs counts (for baseline and framework alike). ``--clock process`` counts each
+run's CPU time instead of wall time (on a machine shared with other jobs). In the lockstep and tick
+modes a ``faulty`` row at N = 1,000 runs the framework with 20 % of the agents Byzantine (noise on
+every message they send) and 20 % omitting (each message dropped with probability 0.5), its
+decisions/s also given as a share of the fault-free run (``x no faults``).
 """
 
 from __future__ import annotations
@@ -58,8 +62,21 @@ class RecordingClock:
         return wrapper
 
 
+FAULTS = {
+    "faults.byzantine.fraction": 0.2,
+    "faults.byzantine.messages": ["noise"],
+    "faults.omission.fraction": 0.2,
+}
+"""The faulty-sender rows: 20 % Byzantine senders (noise on every message) and 20 % omission."""
+
+
 def run_framework(
-    n: int, mode: str, budget: float, clock: RecordingClock, trace_every: float = 0.0
+    n: int,
+    mode: str,
+    budget: float,
+    clock: RecordingClock,
+    trace_every: float = 0.0,
+    faults: bool = False,
 ) -> dict:
     import torch
 
@@ -76,20 +93,28 @@ def run_framework(
         horizon=horizon_for(n, budget),
         decision_period=period,
         seed=1,
-    ).with_overrides({**NET, "net.resolution": RESOLUTION[mode], "record.trace_every": trace_every})
+    ).with_overrides(
+        {
+            **NET,
+            "net.resolution": RESOLUTION[mode],
+            "record.trace_every": trace_every,
+            **(FAULTS if faults else {}),
+        }
+    )
     clock.spent = 0.0
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     world = SwarmWorld(scenario)
     world.policy = MLPPolicy(world.obs_dim, world.n_actions, (64, 64), n_agents=n, seed=1)
     world.run()
     world.recorder.frames()
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     ep = world.recorder.frame("episodes")
     net = world.recorder.frame("network")
     return {
         "decisions": int(ep["n_decisions"].sum()),
         "delivered": int(net["delivered"].sum()),
         "wall": wall,
+        "cpu": cpu,
         "record_s": clock.spent,
         "mean_batch": float(ep["mean_batch"].mean()),
     }
@@ -103,46 +128,57 @@ def run_baseline(
 
     torch.set_num_threads(1)
     lockstep, period = MODES[mode]
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     model = Swarm(n, lockstep=lockstep, period=period, seed=1, sampling=sampling)
     model.run(horizon_for(n, budget))
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {
         "decisions": model.decisions,
         "delivered": model.delivered,
         "wall": wall,
+        "cpu": cpu,
         "record_s": 0.0,
         "mean_batch": 1.0,
     }
 
 
-def one(kind: str, n: int, mode: str, budget: float, repeat: int, trace_every: float) -> None:
+def one(
+    kind: str, n: int, mode: str, budget: float, repeat: int, trace_every: float, clock_name: str
+) -> None:
     """Time one configuration in this process: a short warm-up run (first calls into torch and
     numpy, lazy imports), then ``repeat`` timed runs; prints the fastest."""
     run = {
         "framework": partial(run_framework, trace_every=trace_every),
+        "faulty": partial(run_framework, trace_every=trace_every, faults=True),
         "baseline": run_baseline,
         "tuned": partial(run_baseline, sampling="multinomial"),
     }[kind]
-    clock = RecordingClock() if kind == "framework" else None
+    clock = RecordingClock() if kind in ("framework", "faulty") else None
     import handwritten_swarm  # noqa: F401  (imports out of the memory figure)
 
     import dmarl_des.worlds.swarm  # noqa: F401
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     run(n, mode, 2.0 * n, clock)  # warm-up: horizon 2
-    out = min((run(n, mode, budget, clock) for _ in range(repeat)), key=lambda r: r["wall"])
+    key = "cpu" if clock_name == "process" else "wall"
+    out = min((run(n, mode, budget, clock) for _ in range(repeat)), key=lambda r: r[key])
     out["peak_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     out["base_kb"] = before
     print(json.dumps(out))
 
 
 def spawn(
-    kind: str, n: int, mode: str, budget: float, repeat: int, trace_every: float = 0.0
+    kind: str,
+    n: int,
+    mode: str,
+    budget: float,
+    repeat: int,
+    trace_every: float = 0.0,
+    clock_name: str = "wall",
 ) -> dict:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, __file__, "--one", kind, str(n), mode, str(budget), str(repeat)]
-    cmd += ["--trace", str(trace_every)]
+    cmd += ["--trace", str(trace_every), "--clock", clock_name]
     res = subprocess.run(
         cmd,
         capture_output=True,
@@ -167,28 +203,36 @@ def main() -> None:
         default=0.0,
         help="record.trace_every of the framework's runs (0: off)",
     )
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "process"),
+        default="wall",
+        help="count wall time, or each run's CPU time (on a machine shared with other jobs)",
+    )
     parser.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         kind, n, mode, budget, repeat = args.one
-        one(kind, int(n), mode, float(budget), int(repeat), args.trace)
+        one(kind, int(n), mode, float(budget), int(repeat), args.trace, args.clock)
         return
+    t = "cpu" if args.clock == "process" else "wall"
     sizes = [100, 1_000, 10_000] + ([] if args.quick else [100_000])
     header = (
         f"{'mode':<11}{'N':>8} {'who':<10}{'decisions/s':>13}{'msgs/s':>12}{'batch':>8}"
-        f"{'KB/agent':>10}{'record%':>9}{'x baseline':>11}{'x tuned':>9}"
+        f"{'KB/agent':>10}{'record%':>9}{'x baseline':>11}{'x tuned':>9}{'x no faults':>12}"
     )
     print(header)
     print("-" * len(header))
     for mode in MODES:
         base: dict[tuple[str, int], float] = {}
+        fault_free = float("nan")
         for who in ("baseline", "tuned"):
             for n in (100, 1_000):
-                r = spawn(who, n, mode, min(args.budget, 5_000), args.repeat)
-                rate = base[who, n] = r["decisions"] / r["wall"]
+                r = spawn(who, n, mode, min(args.budget, 5_000), args.repeat, 0.0, args.clock)
+                rate = base[who, n] = r["decisions"] / r[t]
                 print(
                     f"{mode:<11}{n:>8} {who:<10}{rate:>13,.0f}"
-                    f"{r['delivered'] / r['wall']:>12,.0f}{1:>8.1f}"
+                    f"{r['delivered'] / r[t]:>12,.0f}{1:>8.1f}"
                     f"{(r['peak_kb'] - r['base_kb']) / n:>10.2f}{'':>9}"
                     f"{rate / base['baseline', n]:>11.1f}{'':>9}"
                 )
@@ -196,15 +240,29 @@ def main() -> None:
             # continuous time has batches of ~1: a tenth of the work keeps the run short
             budget = args.budget / 10 if mode == "continuous" else args.budget
             repeat = args.repeat if n <= 10_000 else 1
-            r = spawn("framework", n, mode, budget, repeat, args.trace)
-            rate = r["decisions"] / r["wall"]
+            r = spawn("framework", n, mode, budget, repeat, args.trace, args.clock)
+            rate = r["decisions"] / r[t]
             ref = min(n, 1_000)
             print(
                 f"{mode:<11}{n:>8} {'framework':<10}{rate:>13,.0f}"
-                f"{r['delivered'] / r['wall']:>12,.0f}{r['mean_batch']:>8.1f}"
+                f"{r['delivered'] / r[t]:>12,.0f}{r['mean_batch']:>8.1f}"
                 f"{(r['peak_kb'] - r['base_kb']) / n:>10.2f}"
-                f"{100 * r['record_s'] / r['wall']:>8.1f}%"
+                f"{100 * r['record_s'] / r[t]:>8.1f}%"
                 f"{rate / base['baseline', ref]:>11.1f}{rate / base['tuned', ref]:>9.1f}"
+                f"{'':>12}"
+            )
+            if n == 1_000:
+                fault_free = rate
+        if mode != "continuous":  # faulty senders: 20 % Byzantine (noise), 20 % omission
+            r = spawn("faulty", 1_000, mode, args.budget, args.repeat, args.trace, args.clock)
+            rate = r["decisions"] / r[t]
+            print(
+                f"{mode:<11}{1_000:>8} {'faulty':<10}{rate:>13,.0f}"
+                f"{r['delivered'] / r[t]:>12,.0f}{r['mean_batch']:>8.1f}"
+                f"{(r['peak_kb'] - r['base_kb']) / 1_000:>10.2f}"
+                f"{100 * r['record_s'] / r[t]:>8.1f}%"
+                f"{rate / base['baseline', 1_000]:>11.1f}{rate / base['tuned', 1_000]:>9.1f}"
+                f"{rate / fault_free:>12.2f}"
             )
 
 

@@ -144,7 +144,11 @@ class FaultInjector:
         net = target.network
         if net is not None and (attack is not None or self.targets["omission"].size):
             self.outgoing = OutgoingFaults(target, self.rngs["omission_drops"], attack)
-            net.set_outgoing_filter(self.outgoing)
+            self.outgoing.watch(self.targets["omission"])
+            if attack is not None:
+                self.outgoing.watch(self.targets["byzantine"])
+            # only the targeted senders pass through the filter: the others stay vectorized
+            net.set_outgoing_filter(self.outgoing, senders=self.outgoing.senders())
         if has_byz and byz.actions != "none":
             self.actions = ActionAttack(byz.actions, target, self.rngs["byzantine_actions"])
             target.action_override = _compose(target.action_override, self.actions)

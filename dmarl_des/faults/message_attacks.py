@@ -89,6 +89,42 @@ class MessageAttack:
                 out[k] = v
         return out
 
+    @property
+    def row_wise(self) -> bool:
+        """True when :meth:`tamper_rows` applies: no ``stale`` (it keeps a history per send)
+        and no ``garbage`` (it draws from the stream between the senders' value draws)."""
+        return not self._stale and not self._garbage
+
+    @property
+    def needs_positions(self) -> bool:
+        """True when :meth:`tamper_rows` reads the recipients' positions (``equivocate``)."""
+        return "equivocate" in self._steps
+
+    def tamper_rows(self, rows: np.ndarray, positions: np.ndarray | None) -> np.ndarray:
+        """The tampered copies of numeric payload rows [T, *shape] (recipients of several sends,
+        send after send; ``positions`` [T]: each recipient's position in its send, needed only
+        when ``needs_positions``), with the values and random draws that calling the attack
+        send after send gives (``row_wise``)."""
+        assert self.row_wise
+        if not self._steps or rows.dtype.kind not in "biuf":
+            return rows
+        vals = rows.astype(np.float64)
+        for attack in self._steps:
+            if attack == "sign_flip":
+                vals = -vals
+            elif attack == "constant":
+                vals = np.full_like(vals, self.value)
+            elif attack == "bias":
+                vals = vals + self.value
+            elif attack == "noise":
+                vals = vals + self.rng.normal(0.0, self.scale, size=vals.shape)
+            else:  # equivocate
+                sign = np.where(positions % 2 == 0, 1.0, -1.0).reshape(
+                    (-1,) + (1,) * (rows.ndim - 1)
+                )
+                vals = vals + self.scale * sign
+        return _cast(vals, rows.dtype)
+
     # -- stale ----------------------------------------------------------------------------------
     def _replay(self, src: int, kind: str, payload: Any) -> Any:
         sig = _signature(payload)

@@ -8,11 +8,14 @@ import torch
 
 from dmarl_des.learn.masking import masked_argmax
 
+_TINY = torch.finfo(torch.float32).tiny
+
 
 def gumbel_noise(shape: tuple[int, ...], generator: torch.Generator, device: torch.device):
-    """Standard Gumbel draws, made on the CPU generator and moved to ``device`` (finite values)."""
-    u = torch.rand(shape, generator=generator).clamp_(min=torch.finfo(torch.float32).tiny)
-    return (-torch.log(-torch.log(u))).to(device, non_blocking=True)
+    """Standard Gumbel draws ``-log(-log(u))``, made on the CPU generator and moved to
+    ``device`` (finite values; computed in place, the same values as out of place)."""
+    g = torch.rand(shape, generator=generator).clamp_(min=_TINY).log_().neg_().log_().neg_()
+    return g if device.type == "cpu" else g.to(device, non_blocking=True)
 
 
 def sample_masked(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -9,10 +10,18 @@ import numpy as np
 
 from dmarl_des.errors import ConfigError
 from dmarl_des.net.messages import MessageKind
-from dmarl_des.net.payloads import PayloadBlock, payload_list
+from dmarl_des.net.payloads import PayloadBlock, check_rows, payload_list
 from dmarl_des.net.topology import Topology
 
-__all__ = ["PayloadRows", "filter_pairs", "link_verdicts", "neighbour_pairs", "repeat_passes"]
+__all__ = [
+    "PairVerdicts",
+    "PayloadRows",
+    "apply_verdicts",
+    "filter_pairs",
+    "link_verdicts",
+    "neighbour_pairs",
+    "repeat_passes",
+]
 
 # In this module the senders of a call are ``ids`` (agent ids, in call order) and each pair
 # names its sender by position in ``ids`` (``sender``, non-decreasing: sender after sender).
@@ -132,3 +141,47 @@ def filter_pairs(
     if done < sender.size:
         keep(done, sender.size)
     return tuple(np.concatenate([p[c] for p in parts]) for c in range(5))
+
+
+class PairVerdicts(NamedTuple):
+    """What a vectorized outgoing filter decided for the pairs of one send call.
+
+    ``keep`` [P] marks the pairs sent (False: omitted, never sent; None: every pair kept);
+    ``tampered`` holds the positions (among all P pairs, ascending) of kept pairs whose payload
+    is replaced, and ``rows`` [T, *row shape] (the stack's dtype) their replacements.
+    """
+
+    keep: np.ndarray | None
+    tampered: np.ndarray
+    rows: np.ndarray | None
+
+
+def apply_verdicts(
+    sender: np.ndarray, dsts: np.ndarray, rows: PayloadRows, verdicts: PairVerdicts
+) -> tuple[PayloadBlock, int, tuple[np.ndarray, ...]]:
+    """The send call after a vectorized filter: (block, omitted count, (sender, dsts, entries,
+    reasons, sizes)). Replacement rows are appended to the block's stack (so the call stays one
+    numeric stack) and checked as rows, as the per-sender path checks each payload it adds."""
+    keep = verdicts.keep
+    if keep is not None and keep.all():
+        keep = None
+    if keep is not None:
+        pairs = np.flatnonzero(keep)
+        sender, dsts = sender[pairs], dsts[pairs]
+    entries, reasons, sizes = rows.entry[sender], rows.reason[sender], rows.size[sender]
+    block = rows.block
+    t = verdicts.tampered
+    if t.size:
+        assert block.stack is not None and verdicts.rows is not None
+        if keep is not None:  # positions among the kept pairs (tampered pairs are kept)
+            t = np.searchsorted(pairs, t)
+        new = verdicts.rows
+        stack = np.concatenate([block.stack, new])
+        stack.flags.writeable = False
+        block = PayloadBlock(stack)
+        entries[t] = rows.block.rows + np.arange(t.size)
+        reasons[t] = check_rows(rows.kind, new, rows.declared_size)
+        declared = rows.declared_size
+        sizes[t] = new.dtype.itemsize * math.prod(new.shape[1:]) if declared is None else declared
+    omitted = 0 if keep is None else int(keep.size - pairs.size)
+    return block, omitted, (sender, dsts, entries, reasons, sizes)

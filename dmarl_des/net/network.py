@@ -15,6 +15,7 @@ from dmarl_des.net.channel import IN_FLIGHT, Channel
 from dmarl_des.net.delivery import Delivery
 from dmarl_des.net.fanout import (
     PayloadRows,
+    apply_verdicts,
     filter_pairs,
     link_verdicts,
     neighbour_pairs,
@@ -234,6 +235,11 @@ class Network:
         recipient (Byzantine behaviour).
         ``senders`` limits it to those agents (None: every sender); sends of other agents skip
         it, which keeps :meth:`broadcast_many` vectorized for them.
+
+        A filter may also offer ``fn.many(kind, ids, filtered, sender, dsts, rows)``: the verdicts
+        on every pair of a :meth:`broadcast_many` call at once (a ``PairVerdicts``), exactly what
+        calling it sender after sender would decide, or None to be called sender after sender.
+        ``filtered`` marks the senders (positions in ``ids``) it applies to.
         """
         if fn is not None and not callable(fn):
             raise ConfigError("outgoing_filter", fn, "None or a callable")
@@ -440,9 +446,16 @@ class Network:
                 filtered = self._outgoing_senders[ids]
             if filtered.any():
                 rows = PayloadRows(block, row_entry, row_reason, row_size, kind_spec, size)
-                sender, dsts, entries, reasons, sizes = filter_pairs(
-                    ids, filtered, sender, dsts, rows, partial(self._apply_outgoing, kind)
-                )
+                many = getattr(self._outgoing, "many", None)
+                verdicts = None if many is None else many(kind, ids, filtered, sender, dsts, rows)
+                if verdicts is None:
+                    sender, dsts, entries, reasons, sizes = filter_pairs(
+                        ids, filtered, sender, dsts, rows, partial(self._apply_outgoing, kind)
+                    )
+                else:
+                    block, omitted, pairs = apply_verdicts(sender, dsts, rows, verdicts)
+                    sender, dsts, entries, reasons, sizes = pairs
+                    self._ledger.omitted(omitted, kind)
         return self._transmit(kind, block, ids, sender, dsts, sizes, entries, reasons)
 
     def _check_agent(self, i: Any) -> int:
@@ -451,6 +464,9 @@ class Network:
         return int(i)
 
     def _check_agents(self, field: str, ids: Any) -> np.ndarray:
+        one = type(ids) is np.ndarray and ids.dtype == np.int64 and ids.shape == (1,)
+        if one and 0 <= int(ids[0]) < self._n:  # one agent (continuous time): checked
+            return ids
         arr = np.asarray(ids if not isinstance(ids, set | frozenset) else sorted(ids))
         if arr.size == 0:
             return np.empty(0, dtype=np.int64)

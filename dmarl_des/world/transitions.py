@@ -115,7 +115,7 @@ class Transitions:
             idx, cols["t0"], cols["t1"], cols["done"], self.gamma, discounted=full
         )
         returns = self.slots.returns
-        returns += np.bincount(idx, totals, minlength=returns.size)
+        add_returns(returns, idx, totals)
         self.rewards.squeezed_until = max(self.rewards.squeezed_until, float(cols["t1"].max()))
         if rewards is None:  # no learner and no transitions table: returns are all that is kept
             return
@@ -156,3 +156,12 @@ class Transitions:
             self.learning.observe(batch)
         for listener in self.listeners:
             listener(batch)
+
+
+def add_returns(returns: np.ndarray, idx: np.ndarray, totals: np.ndarray) -> None:
+    """``returns += bincount(idx, totals)``: each row's total added to its agent's return (one
+    row, as in continuous time, without touching the other agents: the same sums)."""
+    if idx.size == 1:
+        returns[idx[0]] += totals[0]
+    else:
+        returns += np.bincount(idx, totals, minlength=returns.size)

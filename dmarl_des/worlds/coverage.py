@@ -251,6 +251,11 @@ class CoverageWorld(World):
         self._target_cells = math.ceil(p.target * self.grid.n_cells - 1e-9)
         self.space = self._new_space()
         self._placed: list[SimAgent | None] = [None] * n
+        self._moves = 0
+        """Counts the calls that move UAVs: candidates cached for a batch are stale after one."""
+        self._cached_candidates: tuple[tuple, np.ndarray, tuple[np.ndarray, np.ndarray]] | None = (
+            None
+        )
         self._reset_counters()
 
     def macro_action_names(self) -> tuple[str, ...]:
@@ -282,6 +287,7 @@ class CoverageWorld(World):
             start = np.clip(self.size / 2 + disc, 0.0, self.size)
         self.speed_factor = rng.uniform(1.0 - p.speed_jitter, 1.0 + p.speed_jitter, size=n)
         self.flights.reset(start)
+        self._moves += 1
         self.decisions[:] = 0
         self.grid.reset()
         self.trail.clear()
@@ -336,10 +342,22 @@ class CoverageWorld(World):
 
     def _stop(self, i: int, point: np.ndarray) -> None:
         """UAV i is (now) at ``point`` and not moving."""
+        self._moves += 1
         self.flights.stop(i, point, self.now)
         agent = self._placed[i]
         if agent is not None and agent is self.sim_agents[i]:
             self.space.move_agent(agent, (float(point[0]), float(point[1])))
+
+    def _stop_many(self, idx: np.ndarray, points: np.ndarray) -> None:
+        """``_stop`` for UAVs ``idx`` (distinct) at ``points`` [B, 2]: arrays at once, then
+        Mesa's space (which moves one agent per call)."""
+        self._moves += 1
+        self.flights.stop_many(idx, points, self.now)
+        placed, agents, move = self._placed, self.sim_agents, self.space.move_agent
+        for i, x, y in zip(idx.tolist(), points[:, 0].tolist(), points[:, 1].tolist(), strict=True):
+            agent = placed[i]
+            if agent is not None and agent is agents[i]:
+                move(agent, (x, y))
 
     def place(self, points: np.ndarray, idx: np.ndarray | None = None) -> None:
         """Put UAVs ``idx`` (default: all) at ``points`` [B, 2], stopped (scripted starts, tests);
@@ -359,7 +377,8 @@ class CoverageWorld(World):
     def begin_many(self, idx: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """Start flights (or hovers) from the UAVs' positions; returns their durations."""
         p = self.params
-        targets, lengths = candidates(self.pos[idx], p.step, self.size)
+        targets, lengths = self._candidates(idx)
+        self._moves += 1
         rows = np.arange(len(idx))
         actions = np.asarray(actions, dtype=np.int64)
         fly = actions != HOVER
@@ -378,18 +397,20 @@ class CoverageWorld(World):
         if not len(arriving):
             return
         dests = self.target[arriving].copy()
-        for k, (i, (x, y)) in enumerate(zip(arriving.tolist(), dests.tolist(), strict=True)):
-            self._stop(i, dests[k])
-            new, sensed = self.grid.sense(x, y)
-            self.sensings += sensed
-            self.trail.add_one(i, x, y)
-            if new:  # belongs to the arriving flight
-                if self._private:
-                    self.give_reward(new * self.cell_value, agents=[self.sim_agents[i]])
-                else:
-                    self.give_reward(new * self.cell_value)
-            else:
-                self.wasted_arrivals += 1
+        self._stop_many(arriving, dests)
+        new, sensed = self.grid.sense_many(dests)
+        self.sensings += int(sensed.sum())
+        self.trail.add_many(arriving, dests)
+        found = np.flatnonzero(new)
+        self.wasted_arrivals += len(arriving) - found.size
+        amounts = (new[found] * self.cell_value).tolist()  # belong to the arriving flights
+        if self._private:
+            agents = self.sim_agents
+            for i, amount in zip(arriving[found].tolist(), amounts, strict=True):
+                self.give_reward(amount, agents=[agents[i]])
+        else:
+            for amount in amounts:
+                self.give_reward(amount)
         self.arrivals += len(arriving)
         if self.network is not None:
             self.network.broadcast_many(arriving, "covered", dests.astype(np.float32))
@@ -424,7 +445,7 @@ class CoverageWorld(World):
     def observe_many(self, idx: np.ndarray) -> np.ndarray:
         p = self.params
         self._read_inboxes(idx)
-        targets, lengths = candidates(self.pos[idx], p.step, self.size)
+        targets, lengths = self._candidates(idx)
         known = np.concatenate([self.trail.points[idx], self.reports.points[idx]], axis=1)
         share, nearest = known_coverage(
             self.pos[idx], targets, known, p.sensor_radius, p.step, self.size
@@ -437,9 +458,19 @@ class CoverageWorld(World):
         obs[:, FILL] = np.minimum(self.reports.count[idx], p.memory) / p.memory
         return obs
 
+    def _candidates(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``candidates`` of UAVs ``idx`` from their positions; a decision batch computes them
+        once (observation, mask and start ask for the same UAVs at one instant while none moves)."""
+        key = (self.now, self._moves)
+        cached = self._cached_candidates
+        if cached is not None and cached[0] == key and np.array_equal(cached[1], idx):
+            return cached[2]
+        out = candidates(self.pos[idx], self.params.step, self.size)
+        self._cached_candidates = (key, np.array(idx, copy=True), out)
+        return out
+
     def mask_many(self, idx: np.ndarray) -> np.ndarray:
-        p = self.params
-        _, lengths = candidates(self.pos[idx], p.step, self.size)
+        _, lengths = self._candidates(idx)
         mask = lengths > self._min_flight
         mask[:, HOVER] = True
         return mask

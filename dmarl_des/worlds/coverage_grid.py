@@ -95,6 +95,26 @@ class CoverageGrid:
         self.covered += new
         return new, sensed
 
+    def sense_many(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``sense`` at points [A, 2] one after the other, as array operations: per point (newly
+        covered cells, cells sensed), int64 [A] each. A cell counts as new for the first point
+        of the batch whose footprint covers it, when no earlier sensing did."""
+        a = points.shape[0]
+        if a == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        cell = (np.asarray(points, dtype=np.float64) / self.cell_width).astype(np.int64)
+        np.clip(cell, 0, self.cells - 1, out=cell)
+        pad = self._pad
+        idx = ((cell[:, 0] + pad) * self._width + (cell[:, 1] + pad))[:, None] + self._stencil
+        flat = idx.ravel()  # point after point, each footprint's cells distinct
+        cells, first, counts = np.unique(flat, return_index=True, return_counts=True)
+        fresh = self._inside[cells] & (self._visits[cells] == 0)
+        new = np.bincount(first[fresh] // idx.shape[1], minlength=a)
+        sensed = self._inside[flat].reshape(a, -1).sum(axis=1)
+        self._visits[cells] += counts.astype(self._visits.dtype)
+        self.covered += int(new.sum())
+        return new, sensed
+
     def footprint_cells(self, point: np.ndarray) -> set[tuple[int, int]]:
         """The (ix, iy) cells a sensing at ``point`` would cover (for checks and plots)."""
         c = self.cell_of(point)

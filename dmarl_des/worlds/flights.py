@@ -55,6 +55,15 @@ class Flights:
         frac = np.clip((now - self.t_depart) / np.where(span > 0, span, 1.0), 0.0, 1.0)
         return self.origin + (self.target - self.origin) * frac[:, None]
 
+    def stop_many(self, idx: np.ndarray, points: np.ndarray, now: float) -> None:
+        """``stop`` for UAVs ``idx`` (distinct) at ``points`` [B, 2]."""
+        self.pos[idx] = points
+        self.origin[idx] = points
+        self.target[idx] = points
+        self.t_depart[idx] = now
+        self.t_arrive[idx] = now
+        self.flying[idx] = False
+
     def stop(self, i: int, point: np.ndarray, now: float) -> None:
         """UAV i is (now) at ``point`` and not moving: its next flight starts there."""
         self.pos[i] = point

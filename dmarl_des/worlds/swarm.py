@@ -94,7 +94,11 @@ class SwarmWorld(World):
         received = np.zeros((len(idx), STATE_SIZE), dtype=np.float32)
         if self.network is not None:
             receivers, _src, _t, payloads = self.network.drain_many(idx)
-            if len(receivers):
+            if len(receivers) and len(idx) == 1:  # one receiver: its rows are all the rows
+                count = np.array([len(receivers)], dtype=np.float32)
+                sums = np.add.reduceat(payloads, np.zeros(1, dtype=np.int64), axis=0)
+                received[0] = sums[0] / count
+            elif len(receivers):
                 # drained inbox after inbox in the order of idx: each receiver's rows are a run
                 row_of = np.empty(len(self.sim_agents), dtype=np.int64)
                 row_of[idx] = np.arange(len(idx))

@@ -17,6 +17,8 @@ radius, 6 at 0.9 of it), so it moves in steps of 1/13.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 _DIAG = np.sqrt(0.5)
@@ -72,8 +74,10 @@ def candidates(position: np.ndarray, step: float, size: float) -> tuple[np.ndarr
     return targets, np.sqrt((d * d).sum(axis=-1))
 
 
-CHUNK = 256
-"""UAVs per block in ``known_coverage`` (bounds its temporary arrays to a few MB)."""
+CHUNK = 4096
+"""UAVs per block in ``known_coverage`` (bounds its temporary arrays to a few tens of MB)."""
+PAIRS = 1 << 20
+"""Most (sample, known point) distances computed at once (4 MB of float32)."""
 
 
 def known_coverage(
@@ -92,34 +96,78 @@ def known_coverage(
     ``2·sensor_radius`` (larger distances may be reported as any value above it, inf included).
 
     Only known points within ``step + 2·sensor_radius`` of a UAV can touch its candidates'
-    footprints or come within ``2·sensor_radius`` of a candidate, so each block keeps just the
-    nearest few (as many as the block's busiest UAV needs), relative to the UAV, in float32.
+    footprints or come within ``2·sensor_radius`` of a candidate. UAVs are grouped by how many
+    such points they have, and each group computes exactly those distances (relative to the UAV,
+    in float32; x and y apart, one pass of elementwise minima over the points).
     """
     b, c = targets.shape[:2]
     share = np.empty((b, c))
     nearest = np.full((b, c), np.inf)
-    offsets = sensor_radius * FOOTPRINT_SAMPLES
-    r2 = np.float32(sensor_radius * sensor_radius)
-    reach2 = (step + 2.0 * sensor_radius) ** 2
     for lo in range(0, b, CHUNK):
         hi = min(lo + CHUNK, b)
-        pos = position[lo:hi, None, :]
-        samples = targets[lo:hi, :, None, :] + offsets  # [b, C, S, 2]
-        outside = ((samples < 0.0) | (samples > size)).any(axis=3)
-        rel = known[lo:hi] - pos
-        d2 = (rel * rel).sum(axis=2)
-        k = int((d2 <= reach2).sum(axis=1).max())
-        if k == 0:
-            share[lo:hi] = outside.mean(axis=2)
-            continue
-        if k < rel.shape[1]:
-            order = np.argpartition(d2, k - 1, axis=1)[:, :k]
-            rel = np.take_along_axis(rel, order[:, :, None], axis=1)
-        rel = rel.astype(np.float32)
-        pts = (samples - pos[:, :, None, :]).astype(np.float32).reshape(hi - lo, -1, 1, 2)
-        dx = pts[..., 0] - rel[:, None, :, 0]
-        dy = pts[..., 1] - rel[:, None, :, 1]
-        dmin = (dx * dx + dy * dy).min(axis=2).reshape(hi - lo, c, -1)
-        share[lo:hi] = ((dmin <= r2) | outside).mean(axis=2)
-        nearest[lo:hi] = np.sqrt(dmin[:, :, 0].astype(np.float64))
+        _known_block(
+            (position[lo:hi], targets[lo:hi], known[lo:hi]),
+            (sensor_radius, step, size),
+            share[lo:hi],
+            nearest[lo:hi],
+        )
     return share, nearest
+
+
+def _known_block(
+    arrays: tuple[np.ndarray, np.ndarray, np.ndarray],
+    lengths: tuple[float, float, float],
+    share: np.ndarray,
+    nearest: np.ndarray,
+) -> None:
+    """``known_coverage`` of one block of UAVs, written into ``share`` and ``nearest``."""
+    position, targets, known = arrays
+    sensor_radius, step, size = lengths
+    b, c = targets.shape[:2]
+    s = FOOTPRINT_SAMPLES.shape[0]
+    offsets = sensor_radius * FOOTPRINT_SAMPLES
+    # sample points per coordinate [B, C·S] (candidate after candidate)
+    sx = np.repeat(targets[:, :, 0], s, axis=1) + np.tile(offsets[:, 0], c)
+    sy = np.repeat(targets[:, :, 1], s, axis=1) + np.tile(offsets[:, 1], c)
+    # a sample leaves the area only for UAVs within step + 0.9·sensor_radius of the border
+    margin = step + 2.0 * sensor_radius
+    edge = np.flatnonzero(((position < margin) | (position > size - margin)).any(axis=1))
+    covered = np.zeros((b, c * s), dtype=bool)
+    if edge.size:
+        ex, ey = sx[edge], sy[edge]
+        covered[edge] = (ex < 0.0) | (ex > size) | (ey < 0.0) | (ey > size)
+    rx = known[:, :, 0] - position[:, 0, None]
+    ry = known[:, :, 1] - position[:, 1, None]
+    inreach = rx * rx + ry * ry <= (step + 2.0 * sensor_radius) ** 2
+    counts = inreach.sum(axis=1)
+    order = np.argsort(counts, kind="stable")
+    ranked = counts[order]
+    if ranked[-1] > 0:
+        px = (sx - position[:, 0, None]).astype(np.float32)
+        py = (sy - position[:, 1, None]).astype(np.float32)
+        centre = np.full((b, c), np.inf, dtype=np.float32)
+        r2 = np.float32(sensor_radius * sensor_radius)
+        cuts = [0, *(np.flatnonzero(ranked[1:] != ranked[:-1]) + 1).tolist(), b]
+        for first, last in itertools.pairwise(cuts):
+            k = int(ranked[first])
+            if k == 0:
+                continue
+            group = order[first:last]
+            per = max(1, PAIRS // (k * c * s))
+            for at in range(0, group.size, per):
+                rows = group[at : at + per]
+                g = rows.size
+                sel = inreach[rows]
+                qx = rx[rows][sel].reshape(g, k, 1).astype(np.float32)
+                qy = ry[rows][sel].reshape(g, k, 1).astype(np.float32)
+                dx = px[rows][:, None, :] - qx  # [g, k, C·S]
+                dy = py[rows][:, None, :] - qy
+                dx *= dx
+                dy *= dy
+                dx += dy
+                dmin = dx.min(axis=1)
+                covered[rows] |= dmin <= r2
+                centre[rows] = dmin[:, ::s]  # the first sample of a candidate is its centre
+        reached = np.isfinite(centre)
+        nearest[reached] = np.sqrt(centre[reached].astype(np.float64))
+    share[:] = covered.reshape(b, c, s).mean(axis=2)
