@@ -143,7 +143,7 @@ class RewardLedger:
             return np.zeros(1)
         cum = np.empty(hi - lo + 1)
         cum[0] = 0.0
-        np.cumsum(self._amounts[lo:hi], out=cum[1:])
+        self._amounts[lo:hi].cumsum(out=cum[1:])
         return cum[-1:] - cum[:1]
 
     def windows(

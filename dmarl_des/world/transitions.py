@@ -68,9 +68,12 @@ class Transitions:
         t0 = slots.t_start[idx]
         n = len(idx)
         if not self.wanted:  # only the reward windows are needed
-            self._pending.append(
-                {"idx": idx, "t0": t0, "t1": np.full(n, now), "done": np.full(n, done)}
+            t1, ended = (
+                (np.array([now]), np.array([done]))
+                if n == 1
+                else (np.full(n, now), np.full(n, done))
             )
+            self._pending.append({"idx": idx, "t0": t0, "t1": t1, "done": ended})
         else:
             self._pending.append(
                 {
