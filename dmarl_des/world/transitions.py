@@ -90,9 +90,15 @@ class Transitions:
                 }
             )
         # one open macro-action per agent: the agents of one close are distinct
-        slots.busy[idx] += now - t0
-        slots.n_done[idx] += 1
-        slots.action[idx] = -1
+        if n == 1:  # one agent (continuous time): the same updates through an int index
+            i = int(idx[0])
+            slots.busy[i] += now - t0[0]
+            slots.n_done[i] += 1
+            slots.action[i] = -1
+        else:
+            slots.busy[idx] += now - t0
+            slots.n_done[idx] += 1
+            slots.action[idx] = -1
 
     def _team_average(self, cols: dict[str, np.ndarray]) -> np.ndarray | None:
         """The rows' team-average rewards when the learner asks for them (else None)."""
