@@ -128,8 +128,23 @@ class RewardLedger:
         t0 = np.asarray(t0, dtype=np.float64)
         if t0.size == 0 or self._n == 0:
             return np.zeros(t0.size)
+        if t0.shape == (1,):  # one row (continuous time): no per-row arrays
+            t1_, closed_ = np.asarray(t1, dtype=np.float64), np.asarray(closed, dtype=bool)
+            return self._one_total(float(t0[0]), float(t1_.flat[0]), bool(closed_.flat[0]))
         lo, hi = self._bounds(t0, np.asarray(t1, dtype=np.float64), np.asarray(closed, dtype=bool))
         return self._covered_sums(lo, hi)
+
+    def _one_total(self, t0: float, t1: float, closed: bool) -> np.ndarray:
+        """``totals`` of one row: the same bounds and the same sequential prefix sum."""
+        stamps = self._stamps[: self._n]
+        lo = int(stamps.searchsorted(t0, side="left"))
+        hi = int(stamps.searchsorted(t1, side="right" if closed else "left"))
+        if hi <= lo:
+            return np.zeros(1)
+        cum = np.empty(hi - lo + 1)
+        cum[0] = 0.0
+        self._amounts[lo:hi].cumsum(out=cum[1:])
+        return cum[-1:] - cum[:1]
 
     def windows(
         self, t0: np.ndarray, t1: np.ndarray, gamma: float, closed: np.ndarray

@@ -178,12 +178,21 @@ class Channel:
         draws = self.rng.random((m, int(self._width[0])))  # message after message
         loss = model.loss
         if allowed is None and loss.model == "bernoulli" and not loss.symmetric:
-            ok = draws[:, 0] >= loss.p
+            # the plain lossy link (the common case): lost messages marked in place, no np.where
+            lost = draws[:, 0] < loss.p  # the complement of ok = u >= p (uniforms are never NaN)
+            delay = self._delays(model.delay, srcs, dsts, draws[:, lw:])
             attempts = np.ones(m, dtype=np.int64)
+            if not lost.any():
+                return Fate(np.zeros(m, dtype=np.int8), attempts, delay, now + delay)
+            if delay.dtype == np.float64:  # a fresh array (a constant delay may be an integer)
+                cause = lost.view(np.int8) * np.int8(LOSS)  # IN_FLIGHT (0) where kept
+                delay[lost] = np.nan
+                return Fate(cause, attempts, delay, now + delay)  # nan + now: nan where lost
+            ok = ~lost
         else:
             admit = np.ones(m, dtype=bool) if allowed is None else allowed
             ok, attempts = self._attempts(model, now, srcs, dsts, None, admit, draws[:, :lw])
-        delay = self._delays(model.delay, srcs, dsts, draws[:, lw:])
+            delay = self._delays(model.delay, srcs, dsts, draws[:, lw:])
         due = now + delay
         if ok.all():
             return Fate(np.zeros(m, dtype=np.int8), attempts, delay, due)

@@ -30,6 +30,9 @@ __all__ = [
 def neighbour_pairs(topology: Topology, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(sender, dsts): each sender's current neighbours (sorted), sender after sender."""
     d = topology.uniform_degree
+    if d > 0 and ids.size == 1:  # one sender: its row of the [N, d] array (a copy)
+        i = int(ids[0])
+        return np.zeros(d, dtype=np.int64), topology.indices[i * d : (i + 1) * d].copy()
     if d > 0:  # every neighbour list has d entries: the lists are the rows of an [N, d] array
         return np.arange(ids.size * d) // d, topology.indices.reshape(-1, d)[ids].ravel()
     first = topology.indptr[ids]

@@ -50,6 +50,26 @@ _FAR_BUCKET = 2.0**62
 _MIN_DEAD = 16384  # compaction waits until at least this many rows (about 1 MB) are dead
 
 
+def bucket_keys(t: np.ndarray, r: float) -> np.ndarray:
+    """The bucket ``b`` (int64) of each delivery time: ``(b - 1) * r < t <= b * r``."""
+    # computed on whole floats in place: integers this small convert exactly
+    q = t / r
+    np.ceil(q, out=q)
+    np.minimum(q, _FAR_BUCKET, out=q)  # due past any episode: one far bucket, no overflow
+    q += q * r < t  # guard the rounding of t / r: (key - 1) * r < t <= key * r
+    q -= (q - 1.0) * r >= t
+    return q.astype(np.int64)
+
+
+def bucket_key(t: float, r: float) -> int:
+    """``bucket_keys`` of one time on Python floats: the same IEEE operations, the same key."""
+    q = t / r
+    q = _FAR_BUCKET if not q < _FAR_BUCKET else float(math.ceil(q))
+    q += q * r < t
+    q -= (q - 1.0) * r >= t
+    return int(q)
+
+
 @dataclass(slots=True, eq=False)
 class Arrivals:
     """The messages of one delivery key, in arrival order, as aligned columns.
@@ -158,32 +178,14 @@ class InFlight:
         m = t.size
         self._maybe_compact()
         r = self.resolution
-        if r > 0:
-            # computed on whole floats in place: integers this small convert exactly
-            q = t / r
-            np.ceil(q, out=q)
-            np.minimum(q, _FAR_BUCKET, out=q)  # due past any episode: one far bucket, no overflow
-            q += q * r < t  # guard the rounding of t / r: (key - 1) * r < t <= key * r
-            q -= (q - 1.0) * r >= t
-            keys = q.astype(np.int64)
-        else:
-            keys = t
+        if m <= _SMALL:
+            self._add_small(call, m, t, columns, sel)
+            return
+        keys = bucket_keys(t, r) if r > 0 else t
         base = self._size
         self._calls.append(call)
         self._live += m
         pending = self._pending
-        if m <= _SMALL:
-            self._append(m, columns, sel)
-            for row, key in enumerate(keys.tolist(), base):
-                due = pending.get(key)
-                if due is None:
-                    due = pending[key] = [[row]]
-                    self._start_timer(key, due, key * r if r > 0 else key)
-                elif isinstance(due[-1], list):
-                    due[-1].append(row)
-                else:
-                    due.append([row])
-            return
         # rows are written grouped by key (stable), so that each key gets a range of rows
         order = stable_order(keys) if r > 0 else np.argsort(keys, kind="stable")
         self._append(m, columns, order if sel is None else sel[order])
@@ -199,6 +201,33 @@ class InFlight:
                 self._start_timer(key, due, key * r if r > 0 else key)
             else:
                 due.append(rows)
+
+    def _add_small(
+        self,
+        call: SendCall,
+        m: int,
+        t: np.ndarray,
+        columns: dict[str, np.ndarray],
+        sel: np.ndarray | None,
+    ) -> None:
+        """``add`` for a call of at most ``_SMALL`` messages, filed one message at a time; the
+        bucket keys are computed on Python floats (the same IEEE operations as ``bucket_keys``)."""
+        r = self.resolution
+        base = self._size
+        self._calls.append(call)
+        self._live += m
+        pending = self._pending
+        self._append(m, columns, sel)
+        for row, due_at in enumerate(t.tolist(), base):
+            key = bucket_key(due_at, r) if r > 0 else due_at
+            due = pending.get(key)
+            if due is None:
+                due = pending[key] = [[row]]
+                self._start_timer(key, due, key * r if r > 0 else key)
+            elif isinstance(due[-1], list):
+                due[-1].append(row)
+            else:
+                due.append([row])
 
     def _append(self, m: int, columns: dict[str, np.ndarray], pick: np.ndarray | None) -> None:
         """Write rows for the messages at ``pick`` (None: all) of ``columns``."""

@@ -300,7 +300,8 @@ class Ledger:
         c["dropped_cut"] += cut
         c["dropped_overflow"] += overflow
         c["dropped_loss"] += loss
-        retries = int(np.maximum(attempts - 1, 0).sum())
+        # Σ max(a − 1, 0) over attempts a ≥ 0: every attempt but the first of each message
+        retries = int(attempts.sum()) - int(np.count_nonzero(attempts))
         c["retransmissions"] += retries
         nbytes = int(sizes.sum()) if m > 1 else int(sizes[0]) if m else 0
         c["bytes_sent"] += nbytes

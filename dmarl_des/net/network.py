@@ -329,7 +329,8 @@ class Network:
             if ids.size > 1 and np.bincount(ids, minlength=self._n).max() > 1:
                 raise ConfigError("receivers", ids.tolist(), "distinct agent ids")
         store = self._mail.store(inbox)
-        rows = store.take(ids)
+        # one receiver (continuous time): its inbox's rows, oldest first, as ``take`` gives them
+        rows = store.take_one(int(ids[0])) if ids.size == 1 else store.take(ids)
         payloads = store.payloads(rows)
         if rows.size == 0:
             kinds = [k for k in self._kinds.values() if self._mail.of_kind(k.name) is store]
@@ -439,7 +440,11 @@ class Network:
         kind_spec = self._kinds.get(kind)
         block, row_entry, row_reason, row_size = payload_rows(kind_spec, payloads, size, copy)
         sender, dsts = neighbour_pairs(self._topology, ids)
-        entries, reasons, sizes = row_entry[sender], row_reason[sender], row_size[sender]
+        if ids.size == 1:  # one sender (continuous time): its row repeated, no gathers
+            m = dsts.size
+            entries, reasons, sizes = row_entry.repeat(m), row_reason.repeat(m), row_size.repeat(m)
+        else:
+            entries, reasons, sizes = row_entry[sender], row_reason[sender], row_size[sender]
         if self._outgoing is not None:
             filtered = np.ones(ids.size, dtype=bool)
             if self._outgoing_senders is not None:

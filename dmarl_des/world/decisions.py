@@ -108,11 +108,20 @@ class DecisionServer:
         """Steps 5–6: record and start the chosen macro-actions of slots ``idx``."""
         slots = self.slots
         now = float(self.world.env.now)
-        slots.action[idx] = actions
-        slots.t_start[idx] = now
-        slots.obs[idx] = obs
-        slots.mask[idx] = mask
-        slots.n_decisions[idx] += 1
+        one = len(idx) == 1 and getattr(obs, "ndim", 0) == 2 and getattr(mask, "ndim", 0) == 2
+        if one:  # one agent (continuous time): the same writes through an int index
+            i = int(idx[0])
+            slots.action[i] = actions[0]
+            slots.t_start[i] = now
+            slots.obs[i] = obs[0]
+            slots.mask[i] = mask[0]
+            slots.n_decisions[i] += 1
+        else:
+            slots.action[idx] = actions
+            slots.t_start[idx] = now
+            slots.obs[idx] = obs
+            slots.mask[idx] = mask
+            slots.n_decisions[idx] += 1
         if self.learning.joint is not None:
             deciding = np.zeros(slots.n, dtype=bool)
             deciding[idx] = True

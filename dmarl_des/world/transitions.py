@@ -68,9 +68,12 @@ class Transitions:
         t0 = slots.t_start[idx]
         n = len(idx)
         if not self.wanted:  # only the reward windows are needed
-            self._pending.append(
-                {"idx": idx, "t0": t0, "t1": np.full(n, now), "done": np.full(n, done)}
+            t1, ended = (
+                (np.array([now]), np.array([done]))
+                if n == 1
+                else (np.full(n, now), np.full(n, done))
             )
+            self._pending.append({"idx": idx, "t0": t0, "t1": t1, "done": ended})
         else:
             self._pending.append(
                 {
@@ -87,9 +90,15 @@ class Transitions:
                 }
             )
         # one open macro-action per agent: the agents of one close are distinct
-        slots.busy[idx] += now - t0
-        slots.n_done[idx] += 1
-        slots.action[idx] = -1
+        if n == 1:  # one agent (continuous time): the same updates through an int index
+            i = int(idx[0])
+            slots.busy[i] += now - t0[0]
+            slots.n_done[i] += 1
+            slots.action[i] = -1
+        else:
+            slots.busy[idx] += now - t0
+            slots.n_done[idx] += 1
+            slots.action[idx] = -1
 
     def _team_average(self, cols: dict[str, np.ndarray]) -> np.ndarray | None:
         """The rows' team-average rewards when the learner asks for them (else None)."""

@@ -3,6 +3,10 @@
 import numpy as np
 
 from dmarl_des.learn.mlp_policy import MLPPolicy
+from dmarl_des.macro import RewardLedger
+from dmarl_des.net import inflight, network
+from dmarl_des.net.inbox_store import InboxStore
+from dmarl_des.net.inflight import bucket_keys
 from dmarl_des.scenario import Scenario
 from dmarl_des.study.run import frames_digest
 from dmarl_des.world import transitions
@@ -60,3 +64,32 @@ def test_batches_of_one_match_the_general_path(monkeypatch):
 
 def bincount_returns(returns, idx, totals):
     returns += np.bincount(idx, totals, minlength=returns.size)
+
+
+def general_pairs(topology, ids):
+    """``neighbour_pairs`` by the CSR walk (no uniform-degree or one-sender shortcut)."""
+    first = topology.indptr[ids]
+    degree = topology.indptr[ids + 1] - first
+    sender = np.repeat(np.arange(ids.size), degree)
+    starts = np.cumsum(degree) - degree
+    return sender, topology.indices[np.repeat(first - starts, degree) + np.arange(degree.sum())]
+
+
+def test_one_agent_network_and_reward_paths_match_the_general_ones(monkeypatch):
+    """Continuous time through the one-call bucket keys, one-sender pairs, one-receiver drains
+    and one-row reward totals, against the same run through their general array paths."""
+    for record in (False, True):
+        fast = run(SwarmWorld, record)
+        with monkeypatch.context() as m:
+            m.setattr(inflight, "bucket_key", lambda t, r: int(bucket_keys(np.array([t]), r)[0]))
+            m.setattr(network, "neighbour_pairs", general_pairs)
+            m.setattr(InboxStore, "take_one", lambda self, i: self.take(np.array([i])))
+            m.setattr(
+                RewardLedger,
+                "_one_total",
+                lambda self, t0, t1, closed: self._covered_sums(
+                    *self._bounds(np.array([t0]), np.array([t1]), np.array([closed]))
+                ),
+            )
+            general = run(SwarmWorld, record)
+        assert fast == general
