@@ -16,10 +16,9 @@ import math
 
 import numpy as np
 
-__all__ = ["KIND_COUNTERS", "KindStats"]
+__all__ = ["COUNTERS", "FATES", "KIND_COUNTERS", "KindStats"]
 
-KIND_COUNTERS = (
-    "sent",
+FATES = (
     "delivered",
     "dropped_loss",
     "dropped_crash",
@@ -28,14 +27,13 @@ KIND_COUNTERS = (
     "dropped_cut",
     "dropped_pending",
     "rejected_invalid",
-    "retransmissions",
-    "omitted",
-    "bytes_sent",
-    "bytes_delivered",
-    "in_flight",
-    "latency_sum",
-    "latency_count",
 )
+"""Every sent message ends in exactly one of these (or is still in flight)."""
+COUNTERS = ("sent", *FATES, "retransmissions", "omitted", "bytes_sent", "bytes_delivered")
+"""The network's counters, in total and per kind. ``bytes_sent`` adds up the sizes of sent
+messages, ``bytes_delivered`` those of the messages counted in ``delivered`` (an eviction takes
+its message's bytes out again)."""
+KIND_COUNTERS = (*COUNTERS, "in_flight", "latency_sum", "latency_count")
 """Columns of a kind's row: the ledger's counters, messages in flight, and the sum and count of
 the latencies of arrivals (for their mean)."""
 _COLUMN = {name: j for j, name in enumerate(KIND_COUNTERS)}

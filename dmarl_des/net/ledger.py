@@ -7,25 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dmarl_des.net.kind_stats import KindStats
+from dmarl_des.net.kind_stats import COUNTERS, KindStats
 from dmarl_des.net.payloads import REASON_CODES
 
 __all__ = ["COUNTERS", "TRACE_SCHEMA", "Carried", "Ledger"]
-
-#: Every sent message ends in exactly one of these (or is still in flight).
-FATES = (
-    "delivered",
-    "dropped_loss",
-    "dropped_crash",
-    "dropped_overflow",
-    "dropped_inbox",
-    "dropped_cut",
-    "dropped_pending",
-    "rejected_invalid",
-)
-COUNTERS = ("sent", *FATES, "retransmissions", "omitted", "bytes_sent", "bytes_delivered")
-"""``bytes_sent`` adds up the sizes of sent messages, ``bytes_delivered`` those of the messages
-counted in ``delivered`` (an eviction takes its message's bytes out again)."""
 
 #: Trace column name -> Python type of its values.
 TRACE_SCHEMA: dict[str, type] = {

@@ -20,6 +20,7 @@ import numpy as np
 
 from dmarl_des.errors import ConfigError
 from dmarl_des.learn.protocol import Learner
+from dmarl_des.net.kind_stats import FATES
 from dmarl_des.scenario import Scenario
 from dmarl_des.study.policies import build_policy
 from dmarl_des.study.run import run_id_for
@@ -27,15 +28,7 @@ from dmarl_des.viz.scene import Scene
 from dmarl_des.viz.world_scene import scene_of_world
 from dmarl_des.world import World, world_class
 
-DROPPED = (
-    "dropped_loss",
-    "dropped_crash",
-    "dropped_overflow",
-    "dropped_inbox",
-    "dropped_cut",
-    "dropped_pending",
-    "rejected_invalid",
-)
+DROPPED = tuple(fate for fate in FATES if fate != "delivered")
 """Network counters of messages that did not arrive."""
 
 
