@@ -40,7 +40,7 @@ from dmarl_des.learn.comm_net import CommNet
 from dmarl_des.learn.config import LearnerConfig, LearnerSpec
 from dmarl_des.learn.conversation import Conversation
 from dmarl_des.learn.heard_log import HeardLog
-from dmarl_des.learn.ippo import smdp_gae, trajectory_ends
+from dmarl_des.learn.ippo import PPOSettings, smdp_gae, trajectory_ends
 from dmarl_des.learn.masking import check_decision_batch, mask_logits, masked_argmax
 from dmarl_des.learn.messaging import Heard, MessageSpec, Spoken
 from dmarl_des.learn.protocol import DecisionEpoch, TransitionBatch
@@ -74,20 +74,10 @@ def check_comm_config(config: CommConfig) -> None:
             raise ConfigError(f"learner.{key}", value, f"{allowed!r} for {config.name}")
 
 
-class GnnIPPOConfig(CommConfig):
+class GnnIPPOConfig(CommConfig, PPOSettings):
     """Mac-IPPO with graph-attention communication."""
 
     name: Literal["gnn_ippo"] = "gnn_ippo"
-    lr: Real = Field(3e-4, gt=0.0)
-    grad_clip: Real = Field(0.5, gt=0.0)
-    update_every: Count = Field(0, ge=0, description="0: once per episode; K: every K transitions")
-    gae_lambda: float = Field(0.95, ge=0.0, le=1.0)
-    clip_coef: Real = Field(0.2, gt=0.0)
-    vf_coef: Real = Field(0.5, ge=0.0)
-    ent_coef: Real = Field(0.01, ge=0.0)
-    epochs: int = Field(4, gt=0, le=10_000)
-    minibatches: Count = Field(4, gt=0)
-    normalize_advantage: bool = True
     gate: bool = Field(False, description="learn a send/no-send gate (comm.send = gate obeys it)")
     eval_sample: bool = Field(
         False, description="sample macro-actions in evaluation too (else the most likely one)"

@@ -47,10 +47,9 @@ from dmarl_des.learn.seeding import learner_streams
 from dmarl_des.learn.stacked_adam import StackedAdam, load_optimizers, step_sets
 
 
-class IPPOConfig(LearnerConfig):
-    """Mac-IPPO hyperparameters."""
+class PPOSettings(LearnerConfig):
+    """The clipped-surrogate PPO hyperparameters Mac-IPPO shares with its communicating variant."""
 
-    name: Literal["ippo"] = "ippo"
     lr: Real = Field(3e-4, gt=0.0)
     grad_clip: Real = Field(0.5, gt=0.0)
     update_every: Count = Field(0, ge=0, description="0: once per episode; K: every K transitions")
@@ -61,6 +60,12 @@ class IPPOConfig(LearnerConfig):
     epochs: int = Field(4, gt=0, le=10_000)
     minibatches: Count = Field(4, gt=0)
     normalize_advantage: bool = True
+
+
+class IPPOConfig(PPOSettings):
+    """Mac-IPPO hyperparameters."""
+
+    name: Literal["ippo"] = "ippo"
     explore_eps: float = Field(
         0.0, ge=0.0, le=1.0, description="ε of the behaviour (1 − ε)·π + ε·uniform, at the start"
     )
