@@ -108,7 +108,16 @@ class MessageAttack:
         assert self.row_wise
         if not self._steps or rows.dtype.kind not in "biuf":
             return rows
-        vals = rows.astype(np.float64)
+        vals, _ = self._apply_steps(rows.astype(np.float64), len(rows), positions)
+        return _cast(vals, rows.dtype)
+
+    def _apply_steps(
+        self, vals: np.ndarray, m: int, positions: np.ndarray | None
+    ) -> tuple[np.ndarray, bool]:
+        """The attack's value steps on float64 ``vals`` [1 or m, *shape] for ``m`` recipients
+        (``positions`` [m]: their positions in their sends, read by ``equivocate``); also whether
+        the result has one row per recipient (noise and equivocate draw or differ per row)."""
+        per_recipient = False
         for attack in self._steps:
             if attack == "sign_flip":
                 vals = -vals
@@ -117,13 +126,16 @@ class MessageAttack:
             elif attack == "bias":
                 vals = vals + self.value
             elif attack == "noise":
-                vals = vals + self.rng.normal(0.0, self.scale, size=vals.shape)
+                vals = vals + self.rng.normal(0.0, self.scale, size=(m, *vals.shape[1:]))
+                per_recipient = True
             else:  # equivocate
+                assert positions is not None
                 sign = np.where(positions % 2 == 0, 1.0, -1.0).reshape(
-                    (-1,) + (1,) * (rows.ndim - 1)
+                    (m,) + (1,) * (vals.ndim - 1)
                 )
                 vals = vals + self.scale * sign
-        return _cast(vals, rows.dtype)
+                per_recipient = True
+        return vals, per_recipient
 
     # -- stale ----------------------------------------------------------------------------------
     def _replay(self, src: int, kind: str, payload: Any) -> Any:
@@ -169,22 +181,7 @@ class MessageAttack:
         m = positions.size
         if x.dtype.kind not in "biuf":
             return [x] * m
-        per_recipient = False
-        vals = x.astype(np.float64)[None]  # [1 or m, *shape]
-        for attack in self._steps:
-            if attack == "sign_flip":
-                vals = -vals
-            elif attack == "constant":
-                vals = np.full_like(vals, self.value)
-            elif attack == "bias":
-                vals = vals + self.value
-            elif attack == "noise":
-                vals = vals + self.rng.normal(0.0, self.scale, size=(m, *x.shape))
-                per_recipient = True
-            else:  # equivocate
-                sign = np.where(positions % 2 == 0, 1.0, -1.0).reshape((m,) + (1,) * x.ndim)
-                vals = vals + self.scale * sign
-                per_recipient = True
+        vals, per_recipient = self._apply_steps(x.astype(np.float64)[None], m, positions)
         cast = _cast(vals, x.dtype) if self._steps else x[None]
         rows = [cast[k] for k in range(m)] if per_recipient else [cast[0]] * m
         if self._garbage:
