@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -76,17 +77,7 @@ def plot_curve(
         style = STYLES[held.index(other) % len(STYLES)]
         parts = [p for p in (group, other) if p != "-"]
         label = ", ".join(parts) or None
-        mean = k * data["mean"].fill_null(np.nan).to_numpy()
-        low = k * data["ci_low"].fill_null(np.nan).to_numpy()
-        high = k * data["ci_high"].fill_null(np.nan).to_numpy()
-        left.plot(x, mean, marker="o", color=colour, linestyle=style, label=label)
-        left.fill_between(
-            x,
-            np.where(np.isnan(low), mean, low),
-            np.where(np.isnan(high), mean, high),
-            alpha=0.15,
-            color=colour,
-        )
+        _mean_with_interval(left, x, data, k, colour, style, label, alpha=0.15)
         column, half = ("abs_mean", "abs_half_width") if rate else ("rel_mean", "rel_half_width")
         change = 100.0 * data[column].fill_null(np.nan).to_numpy()
         change_half = 100.0 * np.nan_to_num(data[half].fill_null(np.nan).to_numpy())
@@ -149,17 +140,7 @@ def plot_comparison(
         colour = palette.get(name, "C0")
         style = STYLES[style_levels.index(other) % len(STYLES)]
         label = name if other == "-" else f"{name}, {other}"
-        mean = k * group["mean"].fill_null(np.nan).to_numpy()
-        low = k * group["ci_low"].fill_null(np.nan).to_numpy()
-        high = k * group["ci_high"].fill_null(np.nan).to_numpy()
-        left.plot(x, mean, marker="o", color=colour, linestyle=style, label=label)
-        left.fill_between(
-            x,
-            np.where(np.isnan(low), mean, low),
-            np.where(np.isnan(high), mean, high),
-            alpha=0.12,
-            color=colour,
-        )
+        _mean_with_interval(left, x, group, k, colour, style, label, alpha=0.12)
         if name == reference:
             continue
         diff = k * group["diff_mean"].fill_null(np.nan).to_numpy()
@@ -249,3 +230,29 @@ def plot_interaction(
                             bbox={"facecolor": "white", "alpha": 0.6, "pad": 1, "linewidth": 0},
                         )
     return _save(fig, path)
+
+
+def _mean_with_interval(
+    ax: Axes,
+    x: np.ndarray,
+    rows: pl.DataFrame,
+    k: float,
+    colour: str,
+    style: str,
+    label: str | None,
+    *,
+    alpha: float,
+) -> None:
+    """The rows' ``mean`` × k as a line and their [``ci_low``, ``ci_high``] × k as a band (a
+    missing bound collapses onto the mean)."""
+    mean = k * rows["mean"].fill_null(np.nan).to_numpy()
+    low = k * rows["ci_low"].fill_null(np.nan).to_numpy()
+    high = k * rows["ci_high"].fill_null(np.nan).to_numpy()
+    ax.plot(x, mean, marker="o", color=colour, linestyle=style, label=label)
+    ax.fill_between(
+        x,
+        np.where(np.isnan(low), mean, low),
+        np.where(np.isnan(high), mean, high),
+        alpha=alpha,
+        color=colour,
+    )
