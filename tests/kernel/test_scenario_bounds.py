@@ -66,7 +66,8 @@ def refused(name: str, overrides: dict, field: str) -> ConfigError:
     ],
 )
 def test_values_that_cannot_run_are_refused_at_build(name, overrides, field):
-    refused(name, overrides, field)
+    error = refused(name, overrides, field)
+    assert str(error).startswith(f"{field}: got ")
 
 
 def test_swarm_macro_actions_cannot_be_instantaneous():

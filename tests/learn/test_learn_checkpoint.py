@@ -217,13 +217,16 @@ def test_world_dims_are_checked_from_the_card_before_any_weight_is_read(saved):
 
 def test_a_card_whose_dims_disagree_with_its_weights_is_a_config_error(saved):
     _edit_card(saved, lambda card: card["spec"].update(obs_dim=OBS_DIM + 2))
-    _refused(saved, "weights.pt.*card.json describes", dims=(OBS_DIM + 2, N_ACTIONS, N_AGENTS))
+    error = _refused(
+        saved, "weights.pt.*card.json describes", dims=(OBS_DIM + 2, N_ACTIONS, N_AGENTS)
+    )
+    assert error.field == str(saved / "weights.pt")
 
 
 @pytest.mark.parametrize("key", ["obs_dim", "n_actions", "n_agents", "gamma", "seed"])
 def test_a_missing_spec_key_is_named(saved, key):
     _edit_card(saved, lambda card: card["spec"].pop(key))
-    _refused(saved, f"card.spec.{key}")
+    assert _refused(saved, f"card.spec.{key}").field == f"card.spec.{key}"
 
 
 def test_a_card_that_is_not_json_is_a_config_error(saved):
@@ -243,7 +246,7 @@ def test_damaged_weights_are_config_errors(saved, damage):
         weights.write_bytes(b"")
     else:
         weights.unlink()
-    _refused(saved, "weights.pt")
+    assert _refused(saved, "weights.pt").field == str(saved / "weights.pt")
 
 
 def test_weights_of_another_structure_are_a_config_error(saved, tmp_path):
