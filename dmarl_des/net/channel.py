@@ -115,7 +115,7 @@ class Channel:
 
     def transmit(
         self,
-        now: float,
+        now: float | np.ndarray,
         srcs: np.ndarray,
         dsts: np.ndarray,
         sizes: np.ndarray,
@@ -123,7 +123,8 @@ class Channel:
         allowed: np.ndarray | None,
         passes: np.ndarray | None = None,
     ) -> Fate:
-        """Decide the fate of transmissions ``srcs[k] -> dsts[k]`` at time ``now``, in that order.
+        """Decide the fate of transmissions ``srcs[k] -> dsts[k]`` at time ``now``, in that order
+        (on stateless links ``now`` may be one send time per message).
 
         ``model_index`` gives each link's model (None: all the default one); ``allowed`` is False
         on cut links. The directed links of one pass (``passes``, None = a single pass) must be
@@ -168,7 +169,11 @@ class Channel:
     # -- one link model ------------------------------------------------------------------------
 
     def _transmit_stateless(
-        self, now: float, srcs: np.ndarray, dsts: np.ndarray, allowed: np.ndarray | None
+        self,
+        now: float | np.ndarray,
+        srcs: np.ndarray,
+        dsts: np.ndarray,
+        allowed: np.ndarray | None,
     ) -> Fate:
         """``transmit`` over links of the default model when it is stateless: every message
         starts at ``now`` and makes one attempt; the same draws and outcomes as the general path."""

@@ -171,19 +171,33 @@ class InFlight:
 
     # -- filing --------------------------------------------------------------------------------
 
-    def add(self, call: SendCall, sel: np.ndarray | None, **columns: np.ndarray) -> None:
+    def add(
+        self,
+        call: SendCall | list[SendCall],
+        sel: np.ndarray | None,
+        call_of: np.ndarray | None = None,
+        **columns: np.ndarray,
+    ) -> None:
         """File messages of one send call under their delivery keys: the positions ``sel``
-        (None: all) of the aligned ``columns`` (every table column but ``call``)."""
+        (None: all) of the aligned ``columns`` (every table column but ``call``).
+
+        Several calls filed at once (senders stamped at their own times) come as a list, with
+        ``call_of`` numbering each message's call in it (non-decreasing along the messages)."""
         t = columns["t_due"] if sel is None else columns["t_due"][sel]
         m = t.size
         self._maybe_compact()
         r = self.resolution
+        if call_of is not None:
+            assert isinstance(call, list)
+            columns["call"] = call_of + len(self._calls)
+            self._calls.extend(call)
+        else:
+            self._calls.append(call)  # type: ignore[arg-type]
         if m <= _SMALL:
-            self._add_small(call, m, t, columns, sel)
+            self._add_small(m, t, columns, sel)
             return
         keys = bucket_keys(t, r) if r > 0 else t
         base = self._size
-        self._calls.append(call)
         self._live += m
         pending = self._pending
         # rows are written grouped by key (stable), so that each key gets a range of rows
@@ -204,7 +218,6 @@ class InFlight:
 
     def _add_small(
         self,
-        call: SendCall,
         m: int,
         t: np.ndarray,
         columns: dict[str, np.ndarray],
@@ -214,7 +227,6 @@ class InFlight:
         bucket keys are computed on Python floats (the same IEEE operations as ``bucket_keys``)."""
         r = self.resolution
         base = self._size
-        self._calls.append(call)
         self._live += m
         pending = self._pending
         self._append(m, columns, sel)
@@ -243,7 +255,10 @@ class InFlight:
         rows = self._ints[:, base:need]
         for j, name in enumerate(_INTS[:_CALL]):
             _put(rows[j], columns[name], pick)
-        rows[_CALL] = len(self._calls) - 1
+        if "call" in columns:  # several calls at once: each message's call
+            _put(rows[_CALL], columns["call"], pick)
+        else:
+            rows[_CALL] = len(self._calls) - 1
         _put(self._t_due[base:need], columns["t_due"], pick)
         self._size = need
 

@@ -265,7 +265,7 @@ class Ledger:
     def sent(
         self,
         seq0: int,
-        t_sent: float,
+        t_sent: float | np.ndarray,
         src: np.ndarray,
         dsts: np.ndarray,
         kind: str,

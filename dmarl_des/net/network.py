@@ -112,6 +112,7 @@ class Network:
         self._outgoing_senders: np.ndarray | None = None  # bool [N]; None = every sender
         self._link_filter: LinkFilter | None = None
         self._link_filter_pairwise = False
+        self._send_times: np.ndarray | None = None  # float [N] while senders keep own clocks
         self._inboxes: list[Inbox | None] = [None] * self._n  # of the default inbox
         self._next_seq = 0
         self._ledger = Ledger(trace=bool(trace))
@@ -212,6 +213,35 @@ class Network:
     def resolution(self) -> float:
         """Delivery bucket width (0 = exact delivery times)."""
         return self._resolution
+
+    @property
+    def lookahead(self) -> float | None:
+        """How far ahead of now senders may be stamped (``sending_at``): the delivery bucket
+        width while every link is a stateless one of the default model, with neither filters nor
+        symmetric loss nor distance delays (a message's fate then depends on its own draws and
+        send time only);
+        None otherwise. A message sent at ``t`` then arrives at a bucket edge at or after ``t``."""
+        model = self._models[0]
+        if (
+            self._resolution <= 0
+            or self._outgoing is not None
+            or self._link_filter is not None
+            or self._ov_keys.size
+            or not self._channel.stateless
+            or model.loss.symmetric
+            or model.delay.model == "distance"  # positions are read when a message is sent
+        ):
+            return None
+        return self._resolution
+
+    def sending_at(self, times: np.ndarray | None) -> None:
+        """Stamp each send of agent ``i`` with ``times[i]`` (float [N], none before now, within
+        the ``lookahead``) instead of now, until called with None: the senders of a window of
+        exact instants, each at its own time (``dmarl_des.world.windows``). Draws, sequence
+        numbers and fates are those of the same sends made one instant after the other."""
+        if times is not None and self.lookahead is None:
+            raise ConfigError("sending_at", "times", "a network with a lookahead (see lookahead)")
+        self._send_times = times
 
     @property
     def topology(self) -> Topology:
@@ -576,6 +606,21 @@ class Network:
                 self._link_filter, self._link_filter_pairwise, ids, sender, srcs, dsts
             )
         now = float(self._env.now)
+        call: SendCall | list[SendCall] = SendCall(kind, now, block)
+        call_of = None
+        clock = self._send_times
+        if clock is not None:  # each sender at its own time: one call per run of equal times
+            at = clock[ids]
+            if at.size == 1 or (at[1:] == at[:-1]).all():
+                now = float(at[0])
+                call = SendCall(kind, now, block)
+            else:
+                new_run = np.empty(at.size, dtype=bool)
+                new_run[0] = True
+                np.not_equal(at[1:], at[:-1], out=new_run[1:])
+                call = [SendCall(kind, t, block) for t in at[new_run].tolist()]
+                call_of = (np.cumsum(new_run) - 1)[sender]
+                now = at[sender]  # type: ignore[assignment]  (one send time per message)
         passes = None if self._channel.stateless else repeat_passes(ids, sender, self._n)
         fate = self._channel.transmit(
             now, srcs, dsts, sizes, self._model_index(srcs, dsts), allowed, passes
@@ -588,8 +633,9 @@ class Network:
         live = (fate.cause == IN_FLIGHT).nonzero()[0]
         if live.size:
             self._inflight.add(
-                SendCall(kind, now, block),
+                call,
                 None if live.size == m else live,
+                call_of,
                 seq=np.arange(seq0, seq0 + m),
                 src=srcs,
                 dst=dsts,

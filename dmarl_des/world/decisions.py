@@ -86,29 +86,51 @@ class DecisionServer:
         self.apply(idx, actions, obs, mask)
         return actions
 
-    def prepare(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def serve_window(self, idx: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """One decision batch for the rows of a window of exact instants (``windows.py``):
+        slot ``idx[k]`` decides at time ``at[k]``; counted as one batch."""
+        obs, mask = self.prepare(idx, at)
+        actions = self.decide(obs, idx, mask)
+        self.apply(idx, actions, obs, mask, at)
+        self.world.batcher.answer(idx, None, actions)
+        return actions
+
+    def prepare(
+        self, idx: np.ndarray, at: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Steps 2–3: the batch's observations and masks, with its ending macro-actions closed
-        and every pending transition emitted. A driver that decides elsewhere (one decision at a
-        time) calls ``prepare``, then ``apply`` with its actions."""
+        (now, or each row at its time ``at``) and every pending transition emitted. A driver
+        that decides elsewhere (one decision at a time) calls ``prepare``, then ``apply`` with
+        its actions."""
         world = self.world
         obs = world.observe_many(idx)
         mask = world.mask_many(idx)
-        now = float(world.env.now)
+        now: float | np.ndarray = float(world.env.now) if at is None else at
         was_open = self.slots.action[idx] >= 0
         if was_open.all():
             self.transitions.close(idx, now, obs, mask, done=False)
         elif was_open.any():
+            if at is not None:
+                now = at[was_open]
             self.transitions.close(idx[was_open], now, obs[was_open], mask[was_open], done=False)
         self.transitions.emit()
         return obs, mask
 
     def apply(
-        self, idx: np.ndarray, actions: np.ndarray, obs: np.ndarray, mask: np.ndarray
+        self,
+        idx: np.ndarray,
+        actions: np.ndarray,
+        obs: np.ndarray,
+        mask: np.ndarray,
+        at: np.ndarray | None = None,
     ) -> None:
-        """Steps 5–6: record and start the chosen macro-actions of slots ``idx``."""
+        """Steps 5–6: record and start the chosen macro-actions of slots ``idx`` (now, or each
+        at its time ``at``)."""
         slots = self.slots
-        now = float(self.world.env.now)
+        now: float | np.ndarray = float(self.world.env.now) if at is None else at
         one = len(idx) == 1 and getattr(obs, "ndim", 0) == 2 and getattr(mask, "ndim", 0) == 2
+        if one and at is not None:
+            now = float(at[0])
         if one:  # one agent (continuous time): the same writes through an int index
             i = int(idx[0])
             slots.action[i] = actions[0]
@@ -127,4 +149,4 @@ class DecisionServer:
             deciding[idx] = True
             self.learning.epoch(deciding, self.world.global_state(), done=False, terminal=False)
         if self.timed is not None:
-            self.timed.start(idx, actions)
+            self.timed.start(idx, actions, at)

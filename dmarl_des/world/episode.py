@@ -39,6 +39,7 @@ from dmarl_des.world.slots import Slots
 from dmarl_des.world.timed import TimedMacroActions
 from dmarl_des.world.trace import TraceSampler
 from dmarl_des.world.transitions import Transitions
+from dmarl_des.world.windows import WindowServer
 
 
 class EpisodeRunner:
@@ -71,6 +72,8 @@ class EpisodeRunner:
         self.end_event: simpy.Event | None = None
         self._wall0 = 0.0
         self._net_stats: dict[str, Any] | None = None
+        self.window_server: WindowServer | None = None
+        """Serves windows of exact instants (timed worlds; see ``windows.py``)."""
         self.speech: Speech | None = None
         """The learned messages of a communicating policy (kept over the run), else None."""
 
@@ -125,6 +128,10 @@ class EpisodeRunner:
         world.policy.reset(None)
         world.start_processes()
         world._start_faults(episode)
+        server = self.window_server
+        if server is not None and server.allowed(world, self.learning, speech):
+            assert self.timed is not None
+            self.timed.use_windows(server.lookahead, server.serve)
         if self.trace is not None:
             self.trace.begin_episode(env, episode)
         alive = np.flatnonzero(self.slots.up)

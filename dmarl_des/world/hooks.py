@@ -44,6 +44,12 @@ class WorldHooks:
     """True when every macro-action's duration is known when it starts: the world implements
     ``macro_action_names``, ``begin_many`` and ``end_many``, and its agents live in arrays (the
     fast path). False: ``macro_actions`` are SimPy behaviours run in one process per agent."""
+    local: ClassVar[bool] = False
+    """True for a timed world whose agents interact only through the network: ``end_many``,
+    ``observe_many``, ``mask_many`` and ``begin_many`` read and change the given agents' own
+    data only, send through ``self.network``, give the rewards of ends with ``reward_ends``,
+    read no clock and never end the episode. In continuous time its ends may then be served in
+    windows of exact instants (``dmarl_des.world.windows``: the same outcomes, bigger batches)."""
     macro_actions: Sequence[MacroAction] = ()
     """*Required for process worlds* (set in ``setup`` or on the class): the macro-actions, in
     index order. Timed worlds get them from ``macro_action_names``."""

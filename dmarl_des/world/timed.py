@@ -12,6 +12,10 @@ identical tables.
 With a control tick (``decision_period > 0``) a macro-action whose duration runs out between two
 ticks ends at the next tick — the agent's controller runs at the ticks — so its end effects happen
 there, with those of every other agent ending at that tick.
+
+A local world in continuous time may have its ends served in windows of exact instants
+(``windows.py``): the ends are then kept in an ``EndQueue`` and a window's rows are handed to
+``serve_window`` with their times.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import simpy
 from dmarl_des.agent import SimAgent
 from dmarl_des.world.rewards import Rewards
 from dmarl_des.world.slots import Slots
+from dmarl_des.world.windows import EndQueue, window_bound
 
 Begin = Callable[[np.ndarray, np.ndarray], np.ndarray]
 End = Callable[[np.ndarray], Any]
@@ -44,21 +49,40 @@ class TimedMacroActions:
         self.env = simpy.Environment()
         self.request_many: Callable[[np.ndarray], None] = lambda _idx: None
         self._ends: dict[float, list[np.ndarray]] = {}
+        self._queue: EndQueue | None = None
+        self.lookahead: Callable[[], float | None] = lambda: None
+        """How far ahead of an end a window may reach (None: each instant alone)."""
+        self.serve_window: Callable[[np.ndarray, np.ndarray], None] = lambda _idx, _at: None
+        """Ends, observes and decides a window's rows ``idx`` at their times ``at``."""
+        self.clock: np.ndarray | None = None
+        """Each slot's time while a window's ends run (float [N]), else None."""
 
     def begin_episode(self, env: simpy.Environment, request_many: Callable[[np.ndarray], None]):
         """Use ``env`` and ask for decisions through ``request_many`` from now on."""
         self.env = env
         self.request_many = request_many
         self._ends = {}
+        self._queue = None
+        self.clock = None
 
-    def end_times(self, durations: np.ndarray) -> np.ndarray:
+    def use_windows(
+        self,
+        lookahead: Callable[[], float | None],
+        serve_window: Callable[[np.ndarray, np.ndarray], None],
+    ) -> None:
+        """Serve this episode's ends in windows of exact instants (``windows.py``)."""
+        self._queue = EndQueue(self.env, self._on_due)
+        self.lookahead = lookahead
+        self.serve_window = serve_window
+
+    def end_times(self, durations: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
         """When timed macro-actions started now end: after their duration, at a control tick.
 
         With ``decision_period > 0`` the agent's controller runs at the ticks, so a macro-action
         whose duration runs out between two ticks completes at the next tick (its transition
         spans to the tick in any case).
         """
-        ends = self.env.now + np.asarray(durations, dtype=np.float64)
+        ends = (self.env.now if at is None else at) + np.asarray(durations, dtype=np.float64)
         period = self.period
         if period > 0:
             ends = np.maximum(ends, np.ceil(ends / period - 1e-9) * period)
@@ -74,9 +98,10 @@ class TimedMacroActions:
             rewards.ending = False
 
     # ---------------------------------------------------------------- agents kept in arrays
-    def start(self, idx: np.ndarray, actions: np.ndarray) -> None:
-        """Begin the chosen macro-actions of slots ``idx`` and file their ends."""
-        ends = self.end_times(self.begin_many(idx, actions))
+    def start(self, idx: np.ndarray, actions: np.ndarray, at: np.ndarray | None = None) -> None:
+        """Begin the chosen macro-actions of slots ``idx`` (now, or each at its time ``at``)
+        and file their ends."""
+        ends = self.end_times(self.begin_many(idx, actions), at)
         # each agent with the generation its macro-action belongs to (a later one cancels it)
         agents = np.empty((2, len(idx)), dtype=np.int64)
         agents[0] = idx
@@ -102,6 +127,9 @@ class TimedMacroActions:
 
     def _add_end(self, t_end: float, agents: np.ndarray) -> None:
         """File ``agents`` ([2, K]: slots and generations) under the end time ``t_end``."""
+        if self._queue is not None:
+            self._queue.add(t_end, agents)
+            return
         chunks = self._ends.get(t_end)
         if chunks is None:
             chunks = self._ends[t_end] = []
@@ -111,7 +139,11 @@ class TimedMacroActions:
 
     def _on_ends(self, key: float) -> None:
         chunks = self._ends.pop(key)
-        idx, gen = np.concatenate(chunks, axis=1) if len(chunks) > 1 else chunks[0]
+        self._end_instant(np.concatenate(chunks, axis=1) if len(chunks) > 1 else chunks[0])
+
+    def _end_instant(self, agents: np.ndarray) -> None:
+        """End the live macro-actions of ``agents`` ([2, K]) now and ask for their decisions."""
+        idx, gen = agents
         slots = self.slots
         live = (slots.generation[idx] == gen) & slots.up[idx]
         if not live.all():
@@ -119,6 +151,24 @@ class TimedMacroActions:
         if len(idx):
             self.end_now(idx)
             self.request_many(idx)
+
+    def _on_due(self, t: float) -> None:
+        """The earliest filed end is due: end it alone, or its whole window together."""
+        assert self._queue is not None
+        lookahead = self.lookahead()
+        bound = t if lookahead is None else window_bound(self.env, t, lookahead)
+        times, parts = self._queue.pop_before(bound)
+        if len(times) == 1:
+            self._end_instant(parts[0])
+            return
+        idx, gen = np.concatenate(parts, axis=1)
+        at = np.repeat(times, [p.shape[1] for p in parts])
+        slots = self.slots
+        live = (slots.generation[idx] == gen) & slots.up[idx]
+        if not live.all():
+            idx, at = idx[live], at[live]
+        if len(idx):
+            self.serve_window(idx, at)
 
     # ---------------------------------------------------------------- agents as processes
     def behaviour(self, agent: SimAgent) -> Generator[simpy.Event, Any, None]:

@@ -55,18 +55,20 @@ class Transitions:
     def close(
         self,
         idx: np.ndarray,
-        now: float,
+        now: float | np.ndarray,
         obs_next: np.ndarray,
         mask_next: np.ndarray,
         *,
         done: bool,
         terminal: bool = False,
     ) -> None:
-        """End the open macro-actions of slots ``idx`` (distinct) at ``now``; squeezed when
-        emitted."""
+        """End the open macro-actions of slots ``idx`` (distinct) at ``now`` (one time, or one
+        per row); squeezed when emitted."""
         slots = self.slots
         t0 = slots.t_start[idx]
         n = len(idx)
+        if isinstance(now, np.ndarray) and n == 1:
+            now = float(now[0])
         if not self.wanted:  # only the reward windows are needed
             t1, ended = (
                 (np.array([now]), np.array([done]))

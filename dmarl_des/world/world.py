@@ -21,6 +21,7 @@ at the end time and their transitions are marked ``done`` (``terminal`` only for
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -48,6 +49,7 @@ from dmarl_des.world.slots import Slots
 from dmarl_des.world.timed import TimedMacroActions
 from dmarl_des.world.trace import TraceSampler
 from dmarl_des.world.transitions import Transitions
+from dmarl_des.world.windows import WindowServer
 
 
 class World(mesa.Model, WorldHooks):
@@ -65,6 +67,7 @@ class World(mesa.Model, WorldHooks):
         run_id: str = "run",
         max_batch: int | None = None,
         agents_as_processes: bool | None = None,
+        windows: bool = True,
     ):
         self.streams = RandomStreams(scenario.seed)
         super().__init__(rng=self.streams.fresh("mesa"))
@@ -75,6 +78,8 @@ class World(mesa.Model, WorldHooks):
         self.gamma = scenario.gamma
         self.run_id = run_id
         self.max_batch = max_batch
+        self.windows = windows
+        """False: a local world's ends are served one instant at a time, never in windows."""
         self.recorder = Recorder(run_id, kept_tables(scenario, bool(self.message_kinds)))
         for name, schema in self.tables.items():
             self.recorder.declare(name, schema)
@@ -128,6 +133,9 @@ class World(mesa.Model, WorldHooks):
             self, slots, rewards, learning, transitions, decisions, self._lifecycle, timed, trace
         )
         decisions.stop_episode = self._runner.end_now
+        if timed is not None:
+            runner = self._runner
+            self._runner.window_server = WindowServer(self, timed, decisions, lambda: runner.ended)
 
     # ====================================================================== services
     @property
@@ -162,6 +170,14 @@ class World(mesa.Model, WorldHooks):
         ``stamp`` is the time it is discounted from and owned at; it may not lie in the future
         nor in windows already squeezed.
         """
+        timed = self._timed
+        if timed is not None and timed.clock is not None:
+            raise ConfigError(
+                "give_reward",
+                amount,
+                "reward_ends(idx, amount) while a local world's macro-actions end (each at its "
+                "own time)",
+            )
         now = float(self.env.now)
         rewards = self._rewards
         if stamp is None:
@@ -171,6 +187,25 @@ class World(mesa.Model, WorldHooks):
         else:
             stamp = float(stamp)
         rewards.add(amount, stamp, now, None if agents is None else [a.idx for a in agents])
+
+    def reward_ends(self, idx: np.ndarray, amount: float = 1.0) -> None:
+        """From ``end_many``: the team earns ``amount`` for each ending macro-action of slots
+        ``idx``, owned by the macro-actions running up to its end (``give_reward``'s rule). In
+        a window of exact instants (``windows.py``) each end is stamped at its own time;
+        otherwise this is ``give_reward(amount * len(idx))``."""
+        rewards = self._rewards
+        if not rewards.ending:
+            raise ConfigError("reward_ends", amount, "a call from end_many")
+        timed = self._timed
+        clock = None if timed is None else timed.clock
+        if clock is None:
+            self.give_reward(float(amount) * len(idx))
+            return
+        at = np.sort(clock[idx])
+        cuts = [0, *((at[1:] != at[:-1]).nonzero()[0] + 1).tolist(), len(at)]
+        for lo, hi in itertools.pairwise(cuts):
+            t = float(at[lo])
+            rewards.add(float(amount) * (hi - lo), rewards.credit_stamp(t), t)
 
     def terminate(self, delay: float = 0.0) -> None:
         """End the episode in a terminal state, ``delay`` time units from now."""

@@ -62,6 +62,7 @@ class SwarmWorld(World):
 
     Params = SwarmParams
     timed = True
+    local = True  # agents meet only through messages: continuous time runs in windows
     message_kinds: ClassVar[dict[str, MessageKind]] = {
         "state": MessageKind("state", (STATE_SIZE,), "float32", 64)
     }
@@ -123,7 +124,7 @@ class SwarmWorld(World):
         self.state[idx] += self.drift[self.last_action[idx]]
         if self.network is not None:
             self.network.broadcast_many(idx, "state", self.state[idx])
-        self.give_reward(float(len(idx)))
+        self.reward_ends(idx)
 
     def global_state(self) -> np.ndarray:
         return self.state.mean(axis=0)

@@ -43,7 +43,7 @@ def run(cls, record: bool) -> tuple[str, float]:
     scenario = Scenario.build(
         name="swarm", world=SwarmParams(), n_agents=40, horizon=4.0, decision_period=0.0, seed=5
     ).with_overrides({**NET, "record.transitions": record})
-    world = cls(scenario)
+    world = cls(scenario, windows=False)  # each instant alone: batches of one
     world.policy = MLPPolicy(world.obs_dim, world.n_actions, (16,), n_agents=40, seed=1)
     world.run()
     frames = {k: f for k, f in world.recorder.frames().items() if k != "runs"}

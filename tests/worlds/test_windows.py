@@ -1,0 +1,200 @@
+"""Windows of exact instants: a local world's ends served together give the outcomes of one instant at a time."""
+
+import numpy as np
+import polars as pl
+import pytest
+import simpy
+
+from dmarl_des.errors import ConfigError
+from dmarl_des.learn.mlp_policy import MLPPolicy
+from dmarl_des.net import DelayModel, LinkModel, LossModel, MessageKind, Network, ring
+from dmarl_des.scenario import Scenario
+from dmarl_des.world.windows import EndQueue, bucket_edge
+from dmarl_des.worlds.swarm import SwarmParams, SwarmWorld
+
+NET = {
+    "net.loss.model": "bernoulli",
+    "net.loss.p": 0.2,
+    "net.delay.model": "exponential",
+    "net.delay.mean": 0.05,
+    "net.resolution": 0.01,
+    "record.transitions": True,
+    "record.messages": True,
+}
+ROUNDED = {"transitions": ("reward", "obs", "obs_next")}
+"""Columns that batched products (the observation's projection, discounted sums over a batch)
+may round differently in the last place."""
+
+
+def run(windows: bool, overrides: dict, world_class=SwarmWorld, n: int = 100) -> SwarmWorld:
+    scenario = Scenario.build(
+        name="w",
+        world=SwarmParams(),
+        n_agents=n,
+        horizon=8.0,
+        decision_period=0.0,
+        seed=7,
+        episodes=2,
+    ).with_overrides({**NET, **overrides})
+    world = world_class(scenario, windows=windows)
+    world.policy = MLPPolicy(world.obs_dim, world.n_actions, (32,), n_agents=n, seed=2)
+    world.run()
+    return world
+
+
+def assert_same_outcomes(a: dict[str, pl.DataFrame], b: dict[str, pl.DataFrame]) -> None:
+    for name, fa in a.items():
+        fb = b[name]
+        assert fa.shape == fb.shape, name
+        for col in fa.columns:
+            if (name, col) in (("episodes", "mean_batch"), ("episodes", "wall_s")):
+                continue
+            if col in ROUNDED.get(name, ()):
+                x = np.array(fa[col].to_list(), dtype=np.float64)
+                y = np.array(fb[col].to_list(), dtype=np.float64)
+                np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-6, err_msg=f"{name}.{col}")
+            else:
+                assert fa[col].equals(fb[col]), f"{name}.{col}"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {
+            "faults.crash.fraction": 0.2,
+            "faults.crash.start": "poisson",
+            "faults.crash.rate": 0.2,
+            "faults.recover.enabled": True,
+            "faults.recover.mean": 1.0,
+        },
+        {"record.trace_every": 0.5},
+        {"faults.churn.leave_rate": 1.0, "faults.churn.join_rate": 1.0},
+    ],
+    ids=["lossy", "crash-recover", "trace", "churn"],
+)
+def test_windows_give_the_outcomes_of_one_instant_at_a_time(overrides):
+    windowed = run(True, overrides)
+    alone = run(False, overrides)
+    a, b = windowed.recorder.frames(), alone.recorder.frames()
+    assert_same_outcomes(a, b)
+    # the same decisions, served in bigger batches
+    assert a["episodes"]["n_decisions"].sum() > 500
+    assert (a["episodes"]["mean_batch"] > 1.25 * b["episodes"]["mean_batch"]).all()
+    assert len(a["messages"]) > 1000
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"net.resolution": 0.0}, {"decision_period": 0.1}, {"max_decisions": 300}],
+    ids=["exact-delivery", "control-tick", "decision-budget"],
+)
+def test_no_windows_where_they_would_not_be_exact(overrides):
+    windowed, alone = run(True, overrides), run(False, overrides)
+    a, b = windowed.recorder.frames(), alone.recorder.frames()
+    assert a["episodes"]["mean_batch"].equals(b["episodes"]["mean_batch"])
+    assert_same_outcomes(a, b)
+
+
+def test_a_network_without_lookahead_serves_each_instant_alone():
+    """ARQ makes a link's history matter: the network has no lookahead, so no windows."""
+    overrides = {"net.arq.max_tries": 3}
+    a = run(True, overrides).recorder.frames()["episodes"]["mean_batch"]
+    b = run(False, overrides).recorder.frames()["episodes"]["mean_batch"]
+    assert a.equals(b)
+
+
+class RewardingSwarm(SwarmWorld):
+    """Gives its end rewards with give_reward: not allowed while ends run at their own times."""
+
+    def end_many(self, idx):
+        self.give_reward(float(len(idx)))
+
+
+class EndingSwarm(SwarmWorld):
+    """Ends the episode from end_many: not what a local world may do."""
+
+    def end_many(self, idx):
+        super().end_many(idx)
+        if self.now > 2.0:
+            self.terminate()
+
+
+@pytest.mark.parametrize(
+    ("world_class", "field"), [(RewardingSwarm, "give_reward"), (EndingSwarm, "local")]
+)
+def test_a_local_world_that_breaks_the_rules_is_told(world_class, field):
+    with pytest.raises(ConfigError) as err:
+        run(True, {}, world_class)
+    assert err.value.field == field
+    run(False, {}, world_class)  # one instant at a time it is a valid world
+
+
+def test_end_queue_wakes_at_the_earliest_end_and_pops_a_window():
+    env = simpy.Environment()
+    seen: list[tuple[float, list[float]]] = []
+    queue = EndQueue(env, lambda t: seen.append((t, queue.pop_before(t + 0.25)[0])))
+    for t in (3.0, 1.0, 1.2, 2.0, 1.1):
+        queue.add(t, np.array([[0], [0]]))
+    queue.add(1.2, np.array([[1], [0]]))  # a second chunk under the same time
+    env.timeout(1.15).callbacks.append(lambda _e: None)
+    env.run()
+    assert seen == [(1.0, [1.0, 1.1, 1.2]), (2.0, [2.0]), (3.0, [3.0])]
+    # the earliest time comes out even when the bound is below it
+    queue.add(5.0, np.array([[0], [0]]))
+    assert queue.pop_before(0.0)[0] == [5.0]
+
+
+def test_bucket_edge_is_the_delivery_instant_at_or_after():
+    assert bucket_edge(0.015, 0.01) == pytest.approx(0.02)
+    assert bucket_edge(0.02, 0.01) == 0.02
+    assert bucket_edge(1.0, 0.01) == 1.0
+
+
+def _network(env: simpy.Environment, n: int = 6) -> Network:
+    kinds = {"state": MessageKind("state", (2,), "float32", 8)}
+    link = LinkModel(loss=LossModel("bernoulli", p=0.3), delay=DelayModel("exponential", mean=0.02))
+    return Network(
+        env, ring(n, 1), link, np.random.default_rng(4), resolution=0.05, kinds=kinds, trace=True
+    )
+
+
+def test_senders_stamped_at_their_own_times_send_what_one_instant_at_a_time_sends():
+    times = [0.1, 0.1, 0.13, 0.14]
+    senders = [0, 3, 1, 5]
+    payloads = np.arange(8, dtype=np.float32).reshape(4, 2)
+    # one instant at a time
+    env_a = simpy.Environment()
+    net_a = _network(env_a)
+    for k, (t, i) in enumerate(zip(times, senders, strict=True)):
+        if env_a.now < t:
+            env_a.run(until=t)
+        net_a.broadcast_many(np.array([i]), "state", payloads[k : k + 1])
+    env_a.run(until=1.0)
+    # all at once from t = 0.1, each sender stamped at its time
+    env_b = simpy.Environment()
+    net_b = _network(env_b)
+    env_b.run(until=0.1)
+    clock = np.zeros(6)
+    clock[senders] = times
+    net_b.sending_at(clock)
+    net_b.broadcast_many(np.array(senders), "state", payloads)
+    net_b.sending_at(None)
+    env_b.run(until=1.0)
+    ta, tb = net_a.trace_columns(), net_b.trace_columns()
+    assert set(np.unique(ta["t_sent"]).tolist()) == set(times)
+    assert pl.DataFrame(ta).equals(pl.DataFrame(tb))
+    for i in range(6):
+        got_a = [(m.src, m.t_sent, m.t_delivered) for m in net_a.inbox(i).drain()]
+        got_b = [(m.src, m.t_sent, m.t_delivered) for m in net_b.inbox(i).drain()]
+        assert got_a == got_b
+
+
+def test_sending_at_needs_a_lookahead():
+    env = simpy.Environment()
+    kinds = {"state": MessageKind("state", (2,), "float32", 8)}
+    exact = Network(env, ring(4, 1), LinkModel(), np.random.default_rng(0), kinds=kinds)
+    assert exact.lookahead is None
+    with pytest.raises(ConfigError) as err:
+        exact.sending_at(np.zeros(4))
+    assert err.value.field == "sending_at"
