@@ -96,7 +96,7 @@ class Delivery:
             a.dst,
             a.seq,
             a.src,
-            call.t_sent,
+            a.t_sent,
             a.size,
             a.attempts,
             store.kind_code(call.kind),
@@ -109,7 +109,7 @@ class Delivery:
             if code is not None:
                 ledger.settle_kinds("inbox", code)
             return
-        latency = now - call.t_sent
+        latency = now - a.t_sent
         ledger.settle_one(now, a.seq, "arrived", latency=latency, size=a.size)
         if code is not None:
             ledger.settle_kinds("arrived", code, np.array([a.size]), np.array([latency]))
@@ -174,13 +174,11 @@ class Delivery:
         their latencies and sizes, the seqs evicted with their sizes and, when ``codes`` (kind
         codes of ``a``) are given, the kind codes of the refused, arrived and evicted ones."""
         if len(a.calls) == 1:
-            call = a.calls[0]
-            kinds = np.full(a.seq.size, store.kind_code(call.kind), dtype=np.int64)
-            t_sent = np.full(a.seq.size, call.t_sent)
+            kinds = np.full(a.seq.size, store.kind_code(a.calls[0].kind), dtype=np.int64)
         else:
             kinds = np.array([store.kind_code(c.kind) for c in a.calls], dtype=np.int64)
             kinds = kinds[a.call]
-            t_sent = np.array([c.t_sent for c in a.calls], dtype=np.float64)[a.call]
+        t_sent = a.t_sent
         batch = Incoming(a.dst, a.seq, a.src, t_sent, a.size, a.attempts, kinds, a.call, a.entry)
         entered, evicted_rows, evicted_new = store.arrive(now, batch, [c.block for c in a.calls])
         refused, arrived, size = _NO_SEQS, a.seq, a.size

@@ -18,10 +18,9 @@ __all__ = ["Arrival", "Arrivals", "InFlight", "SendCall"]
 
 
 class SendCall(NamedTuple):
-    """What the messages of one send call share."""
+    """What the messages of one send call share (their send times are a table column)."""
 
     kind: str
-    t_sent: float
     block: PayloadBlock
 
 
@@ -36,6 +35,7 @@ class Arrival(NamedTuple):
     attempts: int
     reason: int
     entry: int
+    t_sent: float
 
 
 # The in-flight table: one row per message, 8 integers (a column-major matrix [8, capacity]: a
@@ -74,7 +74,8 @@ def bucket_key(t: float, r: float) -> int:
 class Arrivals:
     """The messages of one delivery key, in arrival order, as aligned columns.
 
-    ``call`` numbers each message's send call in ``calls`` (its kind, send time, payloads).
+    ``call`` numbers each message's send call in ``calls`` (its kind and payloads);
+    ``t_sent`` is each message's send time (the senders of one call may each have their own).
     """
 
     calls: list[SendCall]
@@ -87,6 +88,7 @@ class Arrivals:
     attempts: np.ndarray
     reason: np.ndarray
     entry: np.ndarray
+    t_sent: np.ndarray
 
     def take(self, sel: np.ndarray) -> Arrivals:
         """The arrivals at positions ``sel`` (same calls)."""
@@ -101,6 +103,7 @@ class Arrivals:
             self.attempts[sel],
             self.reason[sel],
             self.entry[sel],
+            self.t_sent[sel],
         )
 
 
@@ -116,9 +119,10 @@ def _due_rows(due: _Due) -> np.ndarray:
 
 
 def _put(out: np.ndarray, column: np.ndarray, pick: np.ndarray | None) -> None:
-    """Write ``column`` (at the valid positions ``pick``; None: all) into the table row ``out``;
-    a column of the table's dtype is gathered straight into it."""
-    if pick is None:
+    """Write ``column`` (at the valid positions ``pick``; None: all; a number: the same value
+    everywhere) into the table row ``out``; a column of the table's dtype is gathered straight
+    into it."""
+    if pick is None or not isinstance(column, np.ndarray):
         out[:] = column
     elif column.dtype == out.dtype:
         column.take(pick, out=out, mode="clip")
@@ -165,39 +169,27 @@ class InFlight:
         self._pending: dict[float | int, _Due] = {}
         self._ints = np.empty((len(_INTS), 0), dtype=np.int64)
         self._t_due = np.empty(0, dtype=np.float64)
+        self._t_sent = np.empty(0, dtype=np.float64)
         self._size = 0  # rows used
         self._live = 0  # rows still in flight
         self._calls: list[SendCall] = []
 
     # -- filing --------------------------------------------------------------------------------
 
-    def add(
-        self,
-        call: SendCall | list[SendCall],
-        sel: np.ndarray | None,
-        call_of: np.ndarray | None = None,
-        **columns: np.ndarray,
-    ) -> None:
+    def add(self, call: SendCall, sel: np.ndarray | None, **columns: np.ndarray) -> None:
         """File messages of one send call under their delivery keys: the positions ``sel``
-        (None: all) of the aligned ``columns`` (every table column but ``call``).
-
-        Several calls filed at once (senders stamped at their own times) come as a list, with
-        ``call_of`` numbering each message's call in it (non-decreasing along the messages)."""
+        (None: all) of the aligned ``columns`` (every table column but ``call``; ``t_sent`` may
+        be one number for all)."""
         t = columns["t_due"] if sel is None else columns["t_due"][sel]
         m = t.size
         self._maybe_compact()
         r = self.resolution
-        if call_of is not None:
-            assert isinstance(call, list)
-            columns["call"] = call_of + len(self._calls)
-            self._calls.extend(call)
-        else:
-            self._calls.append(call)  # type: ignore[arg-type]
         if m <= _SMALL:
-            self._add_small(m, t, columns, sel)
+            self._add_small(call, m, t, columns, sel)
             return
         keys = bucket_keys(t, r) if r > 0 else t
         base = self._size
+        self._calls.append(call)
         self._live += m
         pending = self._pending
         # rows are written grouped by key (stable), so that each key gets a range of rows
@@ -218,6 +210,7 @@ class InFlight:
 
     def _add_small(
         self,
+        call: SendCall,
         m: int,
         t: np.ndarray,
         columns: dict[str, np.ndarray],
@@ -227,6 +220,7 @@ class InFlight:
         bucket keys are computed on Python floats (the same IEEE operations as ``bucket_keys``)."""
         r = self.resolution
         base = self._size
+        self._calls.append(call)
         self._live += m
         pending = self._pending
         self._append(m, columns, sel)
@@ -251,15 +245,15 @@ class InFlight:
             ints[:, :base] = self._ints[:, :base]
             t_due = np.empty(cap, dtype=np.float64)
             t_due[:base] = self._t_due[:base]
-            self._ints, self._t_due = ints, t_due
+            t_sent = np.empty(cap, dtype=np.float64)
+            t_sent[:base] = self._t_sent[:base]
+            self._ints, self._t_due, self._t_sent = ints, t_due, t_sent
         rows = self._ints[:, base:need]
         for j, name in enumerate(_INTS[:_CALL]):
             _put(rows[j], columns[name], pick)
-        if "call" in columns:  # several calls at once: each message's call
-            _put(rows[_CALL], columns["call"], pick)
-        else:
-            rows[_CALL] = len(self._calls) - 1
+        rows[_CALL] = len(self._calls) - 1
         _put(self._t_due[base:need], columns["t_due"], pick)
+        _put(self._t_sent[base:need], columns["t_sent"], pick)
         self._size = need
 
     def _maybe_compact(self) -> None:
@@ -275,6 +269,7 @@ class InFlight:
         k = live.size
         self._ints[:, :k] = self._ints.take(live, axis=1)  # the capacity is kept
         self._t_due[:k] = self._t_due[live]
+        self._t_sent[:k] = self._t_sent[live]
         start = 0
         for due, part in zip(dues, parts):
             # update in place: the key's timer holds this very list
@@ -325,6 +320,7 @@ class InFlight:
         if self.resolution > 0:
             order = _time_order(t_due, self.resolution)
             rows, t_due = rows[order], t_due[order]
+        t_sent = self._t_sent[rows]
         # one gather of every column: each column below is contiguous
         seq, src, dst, size, attempts, reason, entry, call = self._ints.take(rows, axis=1)
         if low == high:  # one send call
@@ -349,11 +345,14 @@ class InFlight:
             attempts,
             reason,
             entry,
+            t_sent,
         )
 
     def _gather_one(self, row: int) -> Arrival:
         seq, src, dst, size, attempts, reason, entry, call = self._ints[:, row].tolist()
-        return Arrival(self._calls[call], seq, src, dst, size, attempts, reason, entry)
+        call_ = self._calls[call]
+        t_sent = float(self._t_sent[row])
+        return Arrival(call_, seq, src, dst, size, attempts, reason, entry, t_sent)
 
     # -- reading and clearing ------------------------------------------------------------------
 

@@ -605,22 +605,11 @@ class Network:
             allowed = link_verdicts(
                 self._link_filter, self._link_filter_pairwise, ids, sender, srcs, dsts
             )
-        now = float(self._env.now)
-        call: SendCall | list[SendCall] = SendCall(kind, now, block)
-        call_of = None
+        now: float | np.ndarray = float(self._env.now)
         clock = self._send_times
-        if clock is not None:  # each sender at its own time: one call per run of equal times
+        if clock is not None:  # each sender at its own time
             at = clock[ids]
-            if at.size == 1 or (at[1:] == at[:-1]).all():
-                now = float(at[0])
-                call = SendCall(kind, now, block)
-            else:
-                new_run = np.empty(at.size, dtype=bool)
-                new_run[0] = True
-                np.not_equal(at[1:], at[:-1], out=new_run[1:])
-                call = [SendCall(kind, t, block) for t in at[new_run].tolist()]
-                call_of = (np.cumsum(new_run) - 1)[sender]
-                now = at[sender]  # type: ignore[assignment]  (one send time per message)
+            now = float(at[0]) if at.size == 1 else at[sender]
         passes = None if self._channel.stateless else repeat_passes(ids, sender, self._n)
         fate = self._channel.transmit(
             now, srcs, dsts, sizes, self._model_index(srcs, dsts), allowed, passes
@@ -633,9 +622,9 @@ class Network:
         live = (fate.cause == IN_FLIGHT).nonzero()[0]
         if live.size:
             self._inflight.add(
-                call,
+                SendCall(kind, block),
                 None if live.size == m else live,
-                call_of,
+                t_sent=now,
                 seq=np.arange(seq0, seq0 + m),
                 src=srcs,
                 dst=dsts,
