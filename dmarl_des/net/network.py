@@ -356,7 +356,11 @@ class Network:
             ids = np.arange(self._n, dtype=np.int64)
         else:
             ids = self._check_agents("receivers", receivers)
-            if ids.size > 1 and np.bincount(ids, minlength=self._n).max() > 1:
+            if ids.size > 1 and (
+                len(set(ids.tolist())) < ids.size  # a few receivers: no N-wide count
+                if ids.size <= 64
+                else np.bincount(ids, minlength=self._n).max() > 1
+            ):
                 raise ConfigError("receivers", ids.tolist(), "distinct agent ids")
         store = self._mail.store(inbox)
         # one receiver (continuous time): its inbox's rows, oldest first, as ``take`` gives them

@@ -113,6 +113,9 @@ class TimedMacroActions:
         ends, agents = ends[order], agents[:, order]
         bounds = [0, *((ends[1:] != ends[:-1]).nonzero()[0] + 1).tolist(), len(ends)]
         keys = ends[bounds[:-1]].tolist()
+        if self._queue is not None:
+            self._queue.add_many(keys, agents, bounds)
+            return
         pending = self._ends
         for key, lo, hi in zip(keys, bounds[:-1], bounds[1:], strict=True):
             chunks = pending.get(key)

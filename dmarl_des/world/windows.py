@@ -71,6 +71,23 @@ class EndQueue:
         if t_end < self._wake_at:
             self._wake(t_end)
 
+    def add_many(self, t_ends: list[float], agents: np.ndarray, bounds: list[int]) -> None:
+        """``add(t_ends[k], agents[:, bounds[k]:bounds[k + 1]])`` for every k, in that order."""
+        chunks_of, heap = self._chunks, self._times
+        earliest = math.inf
+        for k, t_end in enumerate(t_ends):
+            part = agents[:, bounds[k] : bounds[k + 1]]
+            chunks = chunks_of.get(t_end)
+            if chunks is not None:
+                chunks.append(part)
+                continue
+            chunks_of[t_end] = [part]
+            heapq.heappush(heap, t_end)
+            if t_end < earliest:
+                earliest = t_end
+        if earliest < self._wake_at:
+            self._wake(earliest)
+
     def _wake(self, t: float) -> None:
         self._token += 1
         self._wake_at = t

@@ -145,6 +145,36 @@ def test_end_queue_wakes_at_the_earliest_end_and_pops_a_window():
     assert queue.pop_before(0.0)[0] == [5.0]
 
 
+def test_filing_many_ends_at_once_is_filing_them_one_by_one():
+    def wakes(file):
+        env = simpy.Environment()
+        seen: list[tuple[float, list[list[int]]]] = []
+
+        def due(t):
+            _times, parts = queue.pop_before(t)
+            seen.append((t, [p[0].tolist() for p in parts]))
+
+        queue = EndQueue(env, due)
+        file(queue)
+        env.run()
+        return seen
+
+    times = [2.0, 0.5, 0.5, 1.5]  # unsorted, with a repeated time
+    agents = np.array([[7, 3, 4, 9], [0, 0, 0, 0]])
+
+    def one_by_one(queue):
+        for k, t in enumerate(times):
+            queue.add(t, agents[:, k : k + 1])
+
+    def at_once(queue):
+        order = np.argsort(times, kind="stable")
+        ends, rows = np.asarray(times)[order], agents[:, order]
+        bounds = [0, *((ends[1:] != ends[:-1]).nonzero()[0] + 1).tolist(), len(ends)]
+        queue.add_many(ends[bounds[:-1]].tolist(), rows, bounds)
+
+    assert wakes(one_by_one) == wakes(at_once) == [(0.5, [[3, 4]]), (1.5, [[9]]), (2.0, [[7]])]
+
+
 def test_bucket_edge_is_the_delivery_instant_at_or_after():
     assert bucket_edge(0.015, 0.01) == pytest.approx(0.02)
     assert bucket_edge(0.02, 0.01) == 0.02
