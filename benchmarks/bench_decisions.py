@@ -11,7 +11,9 @@ samples actions as RL code usually does, ``tuned`` with a cheaper hand-tuned cal
 run's CPU time instead of wall time (on a machine shared with other jobs). In the lockstep and tick
 modes a ``faulty`` row at N = 1,000 runs the framework with 20 % of the agents Byzantine (noise on
 every message they send) and 20 % omitting (each message dropped with probability 0.5), its
-decisions/s also given as a share of the fault-free run (``x no faults``).
+decisions/s also given as a share of the fault-free run (``x no faults``). The swarm is a local
+world, so in continuous time its exact instants are served in windows (docs/concepts.md): the
+``batch`` column is the mean window.
 """
 
 from __future__ import annotations
