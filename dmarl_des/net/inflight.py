@@ -130,6 +130,18 @@ def _put(out: np.ndarray, column: np.ndarray, pick: np.ndarray | None) -> None:
         out[:] = column[pick]
 
 
+def _timer_delay(now: float, t_event: float) -> float:
+    """The delay of a timeout made at ``now`` for a key due at ``t_event``: the event must never
+    fall before ``t_event`` by rounding, so ``dt`` grows by doubling steps from one unit in its
+    last place (a single ulp of dt may be far below one ulp of now)."""
+    dt = max(t_event - now, 0.0)
+    step = math.ulp(dt)
+    while now + dt < t_event:
+        dt += step
+        step *= 2
+    return dt
+
+
 def _time_order(t: np.ndarray, width: float) -> np.ndarray:
     """The stable sorting permutation of delivery times ``t`` that span about ``width``.
 
@@ -204,7 +216,7 @@ class InFlight:
             rows = np.arange(base + a, base + b)
             if due is None:
                 pending[key] = due = [rows]
-                self._start_timer(key, due, key * r if r > 0 else key)
+                self._start_timer(key, due, key * r if r > 0 else key, base + a)
             else:
                 due.append(rows)
 
@@ -229,7 +241,7 @@ class InFlight:
             due = pending.get(key)
             if due is None:
                 due = pending[key] = [[row]]
-                self._start_timer(key, due, key * r if r > 0 else key)
+                self._start_timer(key, due, key * r if r > 0 else key, row)
             elif isinstance(due[-1], list):
                 due[-1].append(row)
             else:
@@ -283,15 +295,21 @@ class InFlight:
         self._calls = [self._calls[c] for c in used.tolist()]
         self._size = self._live = k
 
-    def _start_timer(self, key: float | int, due: _Due, t_event: float) -> None:
+    def _start_timer(self, key: float | int, due: _Due, t_event: float, row: int) -> None:
+        """Start the timeout of a new key, filed by the message at ``row``. A message stamped
+        ahead of now (``Network.sending_at``) gets the first instant reachable from now at or
+        after the one a timeout made when it was sent would have: the same instant, or one unit
+        in the last place later when ``now + delay`` cannot land on it."""
         now = self.env.now
-        dt = max(t_event - now, 0.0)
-        # the event must never fall before t_event by rounding: grow dt by doubling steps from
-        # one unit in its last place (a single ulp of dt may be far below one ulp of now)
-        step = math.ulp(dt)
-        while now + dt < t_event:
-            dt += step
-            step *= 2
+        t_sent = float(self._t_sent[row])
+        dt = _timer_delay(now, t_event)
+        if t_sent != now:  # the first instant from now at or after that one
+            at = t_sent + _timer_delay(t_sent, t_event)
+            dt = max(at - now, dt)
+            while now + dt < at:
+                dt = math.nextafter(dt, math.inf)
+            while dt > 0 and now + math.nextafter(dt, 0.0) >= at:
+                dt = math.nextafter(dt, 0.0)
         ev = self.env.timeout(dt)
         ev.callbacks.append(partial(self._fire, key, due))
 

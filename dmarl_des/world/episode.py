@@ -131,7 +131,7 @@ class EpisodeRunner:
         server = self.window_server
         if server is not None and server.allowed(world, self.learning, speech):
             assert self.timed is not None
-            self.timed.use_windows(server.lookahead, server.serve)
+            self.timed.use_windows(server.lookahead, server.serve, world.shortest_duration())
         if self.trace is not None:
             self.trace.begin_episode(env, episode)
         alive = np.flatnonzero(self.slots.up)

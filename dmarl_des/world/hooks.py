@@ -49,7 +49,8 @@ class WorldHooks:
     ``observe_many``, ``mask_many`` and ``begin_many`` read and change the given agents' own
     data only, send through ``self.network``, give the rewards of ends with ``reward_ends``,
     read no clock and never end the episode. In continuous time its ends may then be served in
-    windows of exact instants (``dmarl_des.world.windows``: the same outcomes, bigger batches)."""
+    windows of exact instants (``dmarl_des.world.windows``: the same outcomes, bigger batches)
+    spanning less than ``shortest_duration()``."""
     macro_actions: Sequence[MacroAction] = ()
     """*Required for process worlds* (set in ``setup`` or on the class): the macro-actions, in
     index order. Timed worlds get them from ``macro_action_names``."""
@@ -193,6 +194,12 @@ class WorldHooks:
         macro-action ends at the first tick at or after ``now + duration``. Rewards given here
         belong to the macro-actions that start now."""
         raise NotImplementedError(f"{type(self).__name__} has no timed macro-actions")
+
+    def shortest_duration(self) -> float:
+        """A lower bound of every duration ``begin_many`` returns this episode (local worlds:
+        a window of exact instants spans less, so no macro-action started in a window ends
+        inside it). 0: windows hold one instant."""
+        return 0.0
 
     def end_many(self, idx: np.ndarray) -> None:
         """*Hook of timed worlds* — at the instant the macro-actions of slots ``idx`` end (place

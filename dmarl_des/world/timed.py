@@ -27,6 +27,7 @@ import numpy as np
 import simpy
 
 from dmarl_des.agent import SimAgent
+from dmarl_des.errors import ConfigError
 from dmarl_des.world.rewards import Rewards
 from dmarl_des.world.slots import Slots
 from dmarl_des.world.windows import EndQueue, window_bound
@@ -56,6 +57,8 @@ class TimedMacroActions:
         """Ends, observes and decides a window's rows ``idx`` at their times ``at``."""
         self.clock: np.ndarray | None = None
         """Each slot's time while a window's ends run (float [N]), else None."""
+        self.shortest = 0.0
+        """The world's shortest duration while windows are on (no duration may be shorter)."""
 
     def begin_episode(self, env: simpy.Environment, request_many: Callable[[np.ndarray], None]):
         """Use ``env`` and ask for decisions through ``request_many`` from now on."""
@@ -69,11 +72,14 @@ class TimedMacroActions:
         self,
         lookahead: Callable[[], float | None],
         serve_window: Callable[[np.ndarray, np.ndarray], None],
+        shortest: float,
     ) -> None:
-        """Serve this episode's ends in windows of exact instants (``windows.py``)."""
+        """Serve this episode's ends in windows of exact instants (``windows.py``) spanning
+        less than ``shortest`` (the world's shortest duration; 0: one instant each)."""
         self._queue = EndQueue(self.env, self._on_due)
         self.lookahead = lookahead
         self.serve_window = serve_window
+        self.shortest = float(shortest)
 
     def end_times(self, durations: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
         """When timed macro-actions started now end: after their duration, at a control tick.
@@ -101,7 +107,14 @@ class TimedMacroActions:
     def start(self, idx: np.ndarray, actions: np.ndarray, at: np.ndarray | None = None) -> None:
         """Begin the chosen macro-actions of slots ``idx`` (now, or each at its time ``at``)
         and file their ends."""
-        ends = self.end_times(self.begin_many(idx, actions), at)
+        durations = self.begin_many(idx, actions)
+        if self._queue is not None and self.shortest > 0 and np.min(durations) < self.shortest:
+            raise ConfigError(
+                "shortest_duration",
+                self.shortest,
+                f"a lower bound of begin_many's durations (got {float(np.min(durations))})",
+            )
+        ends = self.end_times(durations, at)
         # each agent with the generation its macro-action belongs to (a later one cancels it)
         agents = np.empty((2, len(idx)), dtype=np.int64)
         agents[0] = idx
@@ -159,7 +172,7 @@ class TimedMacroActions:
         """The earliest filed end is due: end it alone, or its whole window together."""
         assert self._queue is not None
         lookahead = self.lookahead()
-        bound = t if lookahead is None else window_bound(self.env, t, lookahead)
+        bound = t if lookahead is None else window_bound(self.env, t, lookahead, self.shortest)
         times, parts = self._queue.pop_before(bound)
         if len(times) == 1:
             self._end_instant(parts[0])

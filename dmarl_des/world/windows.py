@@ -15,10 +15,12 @@ at ``t_i`` (``Network.sending_at``), its rewards are stamped ``t_i⁻``, its tra
 
 The outcome is that of serving each instant alone: the same decisions at the same times, the
 same messages, fates and rewards. The policy's noise and the channel's uniforms are drawn row
-after row as one instant after the other would draw them; two things may differ: batched matrix
-products may round differently in the last place (observations, logits), and an event tied
-at exactly the same time as an end may run before it rather than after (SimPy orders ties by
-creation). A window is one batch in the ``episodes`` table (``mean_batch``).
+after row as one instant after the other would draw them; what may differ: batched matrix
+products may round differently in the last place (observations, logits), a delivery instant may
+come one unit in the last place later (``InFlight._start_timer``), and an event tied at exactly
+the same time as an end may run before it rather than after (SimPy orders ties by creation).
+A window is one batch in the ``episodes`` table (``mean_batch``); it spans less than the world's
+``shortest_duration()``, so no macro-action started in it ends inside it.
 
 Windows are off (each instant served alone) on a control tick, with a decision budget
 (``max_decisions``), while training a learner, with learned messages or joint learners, for
@@ -122,10 +124,11 @@ def bucket_edge(t: float, resolution: float) -> float:
     return bucket_key(t, resolution) * resolution
 
 
-def window_bound(env: simpy.Environment, t: float, lookahead: float) -> float:
+def window_bound(env: simpy.Environment, t: float, lookahead: float, shortest: float) -> float:
     """Ends at times before this (and from ``t`` on) can be served together: the next other
-    event and, with a finite lookahead, the delivery edge at or after ``t``."""
-    bound = env.peek()
+    event, the delivery edge at or after ``t`` (a finite ``lookahead``: the bucket width) and
+    ``t`` plus the shortest duration (no macro-action started in the window ends inside it)."""
+    bound = min(env.peek(), t + shortest)
     if lookahead < math.inf:
         bound = min(bound, bucket_edge(t, lookahead))
     return bound

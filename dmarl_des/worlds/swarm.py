@@ -111,6 +111,10 @@ class SwarmWorld(World):
         features = np.concatenate([self.state[idx], received], axis=1)
         return np.concatenate([features, np.tanh(features @ self.projection)], axis=1)
 
+    def shortest_duration(self) -> float:
+        p = self.params
+        return p.base_duration * (1.0 if p.lockstep else 0.8 * (1.0 - p.spread / 2))
+
     def begin_many(self, idx: np.ndarray, actions: np.ndarray) -> np.ndarray:
         self.last_action[idx] = actions
         p = self.params

@@ -11,6 +11,7 @@ from dmarl_des.errors import ConfigError
 from dmarl_des.pettingzoo import aec_env, parallel_env
 from dmarl_des.study import WALL_CLOCK_COLUMNS, run_scenario
 from dmarl_des.study.policies import build_policy
+from dmarl_des.world import world_class
 
 RECORD = {"record.trace_every": 1.0, "record.transitions": True, "episodes": 2}
 
@@ -25,6 +26,31 @@ def _tables(out) -> dict[str, pl.DataFrame]:
 
 def _comparable(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.drop([c for c in WALL_CLOCK_COLUMNS if c in frame.columns])
+
+
+ROUNDED = {("transitions", "obs"), ("transitions", "obs_next"), ("transitions", "reward")}
+"""Where `dmarl run` serves a local world's exact instants in windows (one batched call where the
+adapter steps one instant at a time), products may round differently in the last place, and
+delivery instants by one unit in the last place (docs/concepts.md)."""
+
+
+def _assert_same_table(ours: pl.DataFrame, theirs: pl.DataFrame, name: str, local: bool) -> None:
+    if not local:
+        assert ours.equals(theirs), name
+        return
+    if name == "episodes":  # decisions per policy call: windows make fewer, bigger calls
+        ours, theirs = ours.drop("mean_batch"), theirs.drop("mean_batch")
+    assert ours.columns == theirs.columns, name
+    for col in ours.columns:
+        if (name, col) in ROUNDED:
+            x = np.array(ours[col].to_list(), dtype=np.float64)
+            y = np.array(theirs[col].to_list(), dtype=np.float64)
+            np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-6, err_msg=f"{name}.{col}")
+        elif ours[col].dtype == pl.Float64:
+            x, y = ours[col].to_numpy(), theirs[col].to_numpy()
+            np.testing.assert_allclose(x, y, rtol=1e-13, atol=0, err_msg=f"{name}.{col}")
+        else:
+            assert ours[col].equals(theirs[col]), f"{name}.{col}"
 
 
 def _drive_with_policy(scenario, out, seed):
@@ -54,8 +80,9 @@ def test_reset_with_a_seed_gives_the_episodes_of_dmarl_run(world, faults, tmp_pa
     ours, theirs = _tables(tmp_path / "adapter"), _tables(tmp_path / "run")
     assert sorted(ours) == sorted(theirs)
     assert {"trace", "transitions", "episodes", "agents"} <= set(ours)
+    local = world_class(scenario.world).local  # `dmarl run` serves its instants in windows
     for name in theirs:
-        assert _comparable(ours[name]).equals(_comparable(theirs[name])), name
+        _assert_same_table(_comparable(ours[name]), _comparable(theirs[name]), name, local)
     if faults:
         assert ours["faults"].filter(pl.col("kind") == "crash").height > 0
 

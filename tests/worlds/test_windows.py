@@ -23,15 +23,19 @@ NET = {
 }
 ROUNDED = {"transitions": ("reward", "obs", "obs_next")}
 """Columns that batched products (the observation's projection, discounted sums over a batch)
-may round differently in the last place."""
+may round differently in the last place. Other float columns (delivery instants, latencies)
+may differ by a unit in the last place: a delivery timer made ahead of its message's send time
+lands on the first instant it can reach."""
 
 
-def run(windows: bool, overrides: dict, world_class=SwarmWorld, n: int = 100) -> SwarmWorld:
+def run(
+    windows: bool, overrides: dict, world_class=SwarmWorld, n: int = 100, horizon: float = 8.0
+) -> SwarmWorld:
     scenario = Scenario.build(
         name="w",
         world=SwarmParams(),
         n_agents=n,
-        horizon=8.0,
+        horizon=horizon,
         decision_period=0.0,
         seed=7,
         episodes=2,
@@ -53,6 +57,9 @@ def assert_same_outcomes(a: dict[str, pl.DataFrame], b: dict[str, pl.DataFrame])
                 x = np.array(fa[col].to_list(), dtype=np.float64)
                 y = np.array(fb[col].to_list(), dtype=np.float64)
                 np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-6, err_msg=f"{name}.{col}")
+            elif fa[col].dtype == pl.Float64:
+                x, y = fa[col].to_numpy(), fb[col].to_numpy()
+                np.testing.assert_allclose(x, y, rtol=1e-13, atol=0, err_msg=f"{name}.{col}")
             else:
                 assert fa[col].equals(fb[col]), f"{name}.{col}"
 
@@ -104,6 +111,42 @@ def test_a_network_without_lookahead_serves_each_instant_alone():
     assert a.equals(b)
 
 
+def test_macro_actions_shorter_than_a_delivery_interval_end_after_their_window():
+    """Durations of 0.007–0.013 against buckets of 0.01: a window spans less than the shortest
+    duration, so a macro-action started in a window never ends inside it."""
+    overrides = {"world.base_duration": 0.012, "record.messages": False}
+    windowed = run(True, overrides, horizon=0.5)
+    alone = run(False, overrides, horizon=0.5)
+    a, b = windowed.recorder.frames(), alone.recorder.frames()
+    assert_same_outcomes(a, b)
+    assert a["episodes"]["n_decisions"].sum() > 5000
+    assert (a["episodes"]["mean_batch"] > b["episodes"]["mean_batch"]).all()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"net.delay.model": "constant", "net.delay.mean": 0.0, "net.resolution": 0.05},
+        {"world.spread": 1.8, "net.resolution": 0.1, "net.loss.p": 0.6},
+        {"net.delay.model": "lognormal", "net.delay.sigma": 1.5, "net.delay.jitter": 0.01},
+        {"net.topology.kind": "ring", "net.topology.k": 20, "net.inbox_limit": 3},
+    ],
+    ids=["zero-delay", "wide-durations", "lognormal-jitter", "dense-small-inboxes"],
+)
+def test_windows_hold_under_other_links_and_durations(overrides):
+    a = run(True, overrides, horizon=4.0).recorder.frames()
+    b = run(False, overrides, horizon=4.0).recorder.frames()
+    assert_same_outcomes(a, b)
+    assert (a["episodes"]["mean_batch"] > b["episodes"]["mean_batch"]).all()
+
+
+class HastySwarm(SwarmWorld):
+    """Claims a shortest duration its macro-actions do not keep."""
+
+    def shortest_duration(self):
+        return 2.0
+
+
 class RewardingSwarm(SwarmWorld):
     """Gives its end rewards with give_reward: not allowed while ends run at their own times."""
 
@@ -121,7 +164,8 @@ class EndingSwarm(SwarmWorld):
 
 
 @pytest.mark.parametrize(
-    ("world_class", "field"), [(RewardingSwarm, "give_reward"), (EndingSwarm, "local")]
+    ("world_class", "field"),
+    [(RewardingSwarm, "give_reward"), (EndingSwarm, "local"), (HastySwarm, "shortest_duration")],
 )
 def test_a_local_world_that_breaks_the_rules_is_told(world_class, field):
     with pytest.raises(ConfigError) as err:
