@@ -8,8 +8,8 @@ the run time, and the ratio to the hand-written baseline in the same decision mo
 samples actions as RL code usually does, ``tuned`` with a cheaper hand-tuned call; see
 ``handwritten_swarm.py``). Each configuration gets a warm-up run, then the fastest of
 ``--repeat`` timed runs counts (for baseline and framework alike). ``--clock process`` counts each
-run's CPU time instead of wall time (on a machine shared with other jobs). In the lockstep and tick
-modes a ``faulty`` row at N = 1,000 runs the framework with 20 % of the agents Byzantine (noise on
+run's CPU time instead of wall time (on a machine shared with other jobs). In every mode a
+``faulty`` row at N = 1,000 runs the framework with 20 % of the agents Byzantine (noise on
 every message they send) and 20 % omitting (each message dropped with probability 0.5), its
 decisions/s also given as a share of the fault-free run (``x no faults``). The swarm is a local
 world, so in continuous time its exact instants are served in windows (docs/concepts.md): the
@@ -255,17 +255,18 @@ def main() -> None:
             )
             if n == 1_000:
                 fault_free = rate
-        if mode != "continuous":  # faulty senders: 20 % Byzantine (noise), 20 % omission
-            r = spawn("faulty", 1_000, mode, args.budget, args.repeat, args.trace, args.clock)
-            rate = r["decisions"] / r[t]
-            print(
-                f"{mode:<11}{1_000:>8} {'faulty':<10}{rate:>13,.0f}"
-                f"{r['delivered'] / r[t]:>12,.0f}{r['mean_batch']:>8.1f}"
-                f"{(r['peak_kb'] - r['base_kb']) / 1_000:>10.2f}"
-                f"{100 * r['record_s'] / r[t]:>8.1f}%"
-                f"{rate / base['baseline', 1_000]:>11.1f}{rate / base['tuned', 1_000]:>9.1f}"
-                f"{rate / fault_free:>12.2f}"
-            )
+        # faulty senders: 20 % Byzantine (noise), 20 % omission
+        budget = args.budget / 10 if mode == "continuous" else args.budget
+        r = spawn("faulty", 1_000, mode, budget, args.repeat, args.trace, args.clock)
+        rate = r["decisions"] / r[t]
+        print(
+            f"{mode:<11}{1_000:>8} {'faulty':<10}{rate:>13,.0f}"
+            f"{r['delivered'] / r[t]:>12,.0f}{r['mean_batch']:>8.1f}"
+            f"{(r['peak_kb'] - r['base_kb']) / 1_000:>10.2f}"
+            f"{100 * r['record_s'] / r[t]:>8.1f}%"
+            f"{rate / base['baseline', 1_000]:>11.1f}{rate / base['tuned', 1_000]:>9.1f}"
+            f"{rate / fault_free:>12.2f}"
+        )
 
 
 if __name__ == "__main__":

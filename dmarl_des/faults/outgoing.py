@@ -32,6 +32,10 @@ class OutgoingFaults:
     kept recipients of the Byzantine ones), when the attack works row by row on a numeric stack.
     """
 
+    clock_free = True
+    """Verdicts never read the clock (faults change at their own events): a network with this
+    filter keeps its lookahead, so windows of exact instants stay on."""
+
     def __init__(
         self,
         target: FaultTarget,

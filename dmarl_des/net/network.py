@@ -217,14 +217,14 @@ class Network:
     @property
     def lookahead(self) -> float | None:
         """How far ahead of now senders may be stamped (``sending_at``): the delivery bucket
-        width while every link is a stateless one of the default model, with neither filters nor
-        symmetric loss nor distance delays (a message's fate then depends on its own draws and
-        send time only);
+        width while every link is a stateless one of the default model, without a link filter,
+        an outgoing filter that reads the clock, symmetric loss or distance delays (a message's
+        fate then depends on its own draws and send time only);
         None otherwise. A message sent at ``t`` then arrives at a bucket edge at or after ``t``."""
         model = self._models[0]
         if (
             self._resolution <= 0
-            or self._outgoing is not None
+            or (self._outgoing is not None and not getattr(self._outgoing, "clock_free", False))
             or self._link_filter is not None
             or self._ov_keys.size
             or not self._channel.stateless
@@ -270,6 +270,10 @@ class Network:
         on every pair of a :meth:`broadcast_many` call at once (a ``PairVerdicts``), exactly what
         calling it sender after sender would decide, or None to be called sender after sender.
         ``filtered`` marks the senders (positions in ``ids``) it applies to.
+
+        A filter that never reads the clock (its verdicts depend on the sender, the recipients,
+        the payloads and its own draws in send order) says so with ``fn.clock_free = True``: the
+        network then keeps its ``lookahead``.
         """
         if fn is not None and not callable(fn):
             raise ConfigError("outgoing_filter", fn, "None or a callable")

@@ -25,7 +25,7 @@ A window is one batch in the ``episodes`` table (``mean_batch``); it spans less 
 Windows are off (each instant served alone) on a control tick, with a decision budget
 (``max_decisions``), while training a learner, with learned messages or joint learners, for
 agents run as processes, with ``max_batch = 1`` and for a world built with ``windows=False``;
-a network without a lookahead (exact delivery, queues, ARQ, filters of faults, per-link
+a network without a lookahead (exact delivery, queues, ARQ, partitions and cut links, per-link
 models) serves each instant alone too.
 """
 

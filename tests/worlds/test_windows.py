@@ -77,8 +77,15 @@ def assert_same_outcomes(a: dict[str, pl.DataFrame], b: dict[str, pl.DataFrame])
         },
         {"record.trace_every": 0.5},
         {"faults.churn.leave_rate": 1.0, "faults.churn.join_rate": 1.0},
+        {
+            "faults.omission.fraction": 0.2,
+            "faults.omission.start": "poisson",
+            "faults.omission.rate": 0.3,
+            "faults.byzantine.fraction": 0.2,
+            "faults.byzantine.messages": ["noise", "stale"],
+        },
     ],
-    ids=["lossy", "crash-recover", "trace", "churn"],
+    ids=["lossy", "crash-recover", "trace", "churn", "omission-byzantine"],
 )
 def test_windows_give_the_outcomes_of_one_instant_at_a_time(overrides):
     windowed = run(True, overrides)
@@ -93,8 +100,13 @@ def test_windows_give_the_outcomes_of_one_instant_at_a_time(overrides):
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"net.resolution": 0.0}, {"decision_period": 0.1}, {"max_decisions": 300}],
-    ids=["exact-delivery", "control-tick", "decision-budget"],
+    [
+        {"net.resolution": 0.0},
+        {"decision_period": 0.1},
+        {"max_decisions": 300},
+        {"faults.partition.groups": 2, "faults.partition.at": 1.0, "faults.partition.duration": 2},
+    ],
+    ids=["exact-delivery", "control-tick", "decision-budget", "partition"],
 )
 def test_no_windows_where_they_would_not_be_exact(overrides):
     windowed, alone = run(True, overrides), run(False, overrides)
