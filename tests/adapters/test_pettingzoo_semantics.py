@@ -6,6 +6,7 @@ import polars as pl
 import pytest
 from builtin_worlds import WORLDS, small
 from gymnasium.utils.env_checker import data_equivalence
+from windowed_outcomes import assert_same_table
 
 from dmarl_des.errors import ConfigError
 from dmarl_des.pettingzoo import aec_env, parallel_env
@@ -28,29 +29,13 @@ def _comparable(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.drop([c for c in WALL_CLOCK_COLUMNS if c in frame.columns])
 
 
-ROUNDED = {("transitions", "obs"), ("transitions", "obs_next"), ("transitions", "reward")}
-"""Where `dmarl run` serves a local world's exact instants in windows (one batched call where the
-adapter steps one instant at a time), products may round differently in the last place, and
-delivery instants by one unit in the last place (docs/concepts.md)."""
-
-
 def _assert_same_table(ours: pl.DataFrame, theirs: pl.DataFrame, name: str, local: bool) -> None:
-    if not local:
+    """Equal tables; where `dmarl run` serves a local world's exact instants in windows (one
+    batched call where the adapter steps one instant at a time), equal outcomes."""
+    if local:
+        assert_same_table(theirs, ours, name)
+    else:
         assert ours.equals(theirs), name
-        return
-    if name == "episodes":  # decisions per policy call: windows make fewer, bigger calls
-        ours, theirs = ours.drop("mean_batch"), theirs.drop("mean_batch")
-    assert ours.columns == theirs.columns, name
-    for col in ours.columns:
-        if (name, col) in ROUNDED:
-            x = np.array(ours[col].to_list(), dtype=np.float64)
-            y = np.array(theirs[col].to_list(), dtype=np.float64)
-            np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-6, err_msg=f"{name}.{col}")
-        elif ours[col].dtype == pl.Float64:
-            x, y = ours[col].to_numpy(), theirs[col].to_numpy()
-            np.testing.assert_allclose(x, y, rtol=1e-13, atol=0, err_msg=f"{name}.{col}")
-        else:
-            assert ours[col].equals(theirs[col]), f"{name}.{col}"
 
 
 def _drive_with_policy(scenario, out, seed):

@@ -4,6 +4,7 @@ import numpy as np
 import polars as pl
 import pytest
 import simpy
+from windowed_outcomes import assert_same_table
 
 from dmarl_des.errors import ConfigError
 from dmarl_des.learn.mlp_policy import MLPPolicy
@@ -21,11 +22,6 @@ NET = {
     "record.transitions": True,
     "record.messages": True,
 }
-ROUNDED = {"transitions": ("reward", "obs", "obs_next")}
-"""Columns that batched products (the observation's projection, discounted sums over a batch)
-may round differently in the last place. Other float columns (delivery instants, latencies)
-may differ by a unit in the last place: a delivery timer made ahead of its message's send time
-lands on the first instant it can reach."""
 
 
 def run(
@@ -47,21 +43,9 @@ def run(
 
 
 def assert_same_outcomes(a: dict[str, pl.DataFrame], b: dict[str, pl.DataFrame]) -> None:
-    for name, fa in a.items():
-        fb = b[name]
-        assert fa.shape == fb.shape, name
-        for col in fa.columns:
-            if (name, col) in (("episodes", "mean_batch"), ("episodes", "wall_s")):
-                continue
-            if col in ROUNDED.get(name, ()):
-                x = np.array(fa[col].to_list(), dtype=np.float64)
-                y = np.array(fb[col].to_list(), dtype=np.float64)
-                np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-6, err_msg=f"{name}.{col}")
-            elif fa[col].dtype == pl.Float64:
-                x, y = fa[col].to_numpy(), fb[col].to_numpy()
-                np.testing.assert_allclose(x, y, rtol=1e-13, atol=0, err_msg=f"{name}.{col}")
-            else:
-                assert fa[col].equals(fb[col]), f"{name}.{col}"
+    assert a.keys() == b.keys()
+    for name, frame in a.items():
+        assert_same_table(frame, b[name], name)
 
 
 @pytest.mark.parametrize(
