@@ -297,20 +297,14 @@ class InFlight:
 
     def _start_timer(self, key: float | int, due: _Due, t_event: float, row: int) -> None:
         """Start the timeout of a new key, filed by the message at ``row``. A message stamped
-        ahead of now (``Network.sending_at``) gets the first instant reachable from now at or
-        after the one a timeout made when it was sent would have: the same instant, or one unit
-        in the last place later when ``now + delay`` cannot land on it."""
+        ahead of now (``Network.sending_at``) gets the instant a timeout made when it was sent
+        would have, or one a unit or so in the last place later when ``now + delay`` cannot
+        land on it (never earlier)."""
         now = self.env.now
         t_sent = float(self._t_sent[row])
-        dt = _timer_delay(now, t_event)
-        if t_sent != now:  # the first instant from now at or after that one
-            at = t_sent + _timer_delay(t_sent, t_event)
-            dt = max(at - now, dt)
-            while now + dt < at:
-                dt = math.nextafter(dt, math.inf)
-            while dt > 0 and now + math.nextafter(dt, 0.0) >= at:
-                dt = math.nextafter(dt, 0.0)
-        ev = self.env.timeout(dt)
+        # ahead of now: the instant from the send time, reached from now (at or just after it)
+        at = t_event if t_sent == now else t_sent + _timer_delay(t_sent, t_event)
+        ev = self.env.timeout(_timer_delay(now, at))
         ev.callbacks.append(partial(self._fire, key, due))
 
     # -- delivery ------------------------------------------------------------------------------

@@ -113,6 +113,8 @@ class Network:
         self._link_filter: LinkFilter | None = None
         self._link_filter_pairwise = False
         self._send_times: np.ndarray | None = None  # float [N] while senders keep own clocks
+        self._refusing: str | None = None  # while set: sends refused, this field named
+        self._refusal = ""
         self._inboxes: list[Inbox | None] = [None] * self._n  # of the default inbox
         self._next_seq = 0
         self._ledger = Ledger(trace=bool(trace))
@@ -242,6 +244,13 @@ class Network:
         if times is not None and self.lookahead is None:
             raise ConfigError("sending_at", "times", "a network with a lookahead (see lookahead)")
         self._send_times = times
+
+    def refuse_sends(self, field: str | None, allowed: str = "") -> None:
+        """Refuse every send with a ``ConfigError`` naming ``field`` and saying ``allowed``,
+        until called with None (where a window of exact instants decides: its sends would not be
+        stamped at their own times)."""
+        self._refusing = field
+        self._refusal = allowed
 
     @property
     def topology(self) -> Topology:
@@ -605,6 +614,8 @@ class Network:
         """Put the messages ``ids[sender[k]] -> dsts[k]`` of one send call on the wire, in order
         (``sender`` is non-decreasing: sender after sender)."""
         m = dsts.size
+        if self._refusing is not None:
+            raise ConfigError(self._refusing, kind, self._refusal)
         if m == 0:
             return 0
         srcs = ids[sender]

@@ -47,10 +47,12 @@ class WorldHooks:
     local: ClassVar[bool] = False
     """True for a timed world whose agents interact only through the network: ``end_many``,
     ``observe_many``, ``mask_many`` and ``begin_many`` read and change the given agents' own
-    data only, send through ``self.network``, give the rewards of ends with ``reward_ends``,
-    read no clock and never end the episode. In continuous time its ends may then be served in
-    windows of exact instants (``dmarl_des.world.windows``: the same outcomes, bigger batches)
-    spanning less than ``shortest_duration()``."""
+    data only, send through ``self.network`` from ``end_many`` only, give the rewards of ends
+    with ``reward_ends`` (from ``end_many``), read no clock, schedule no event, never end the
+    episode, and draw from a random stream of their own each (a stream shared by two hooks is
+    drawn in another order when many instants are served together). In continuous time its ends
+    may then be served in windows of exact instants (``dmarl_des.world.windows``: the same
+    outcomes, bigger batches) spanning less than ``shortest_duration()``."""
     macro_actions: Sequence[MacroAction] = ()
     """*Required for process worlds* (set in ``setup`` or on the class): the macro-actions, in
     index order. Timed worlds get them from ``macro_action_names``."""

@@ -53,8 +53,11 @@ class TimedMacroActions:
         self._queue: EndQueue | None = None
         self.lookahead: Callable[[], float | None] = lambda: None
         """How far ahead of an end a window may reach (None: each instant alone)."""
-        self.serve_window: Callable[[np.ndarray, np.ndarray], None] = lambda _idx, _at: None
-        """Ends, observes and decides a window's rows ``idx`` at their times ``at``."""
+        self.serve_window: Callable[[np.ndarray, np.ndarray, float], None] = (
+            lambda _idx, _at, _bound: None
+        )
+        """Ends, observes and decides a window's rows ``idx`` at their times ``at`` (all before
+        the window's bound)."""
         self.clock: np.ndarray | None = None
         """Each slot's time while a window's ends run (float [N]), else None."""
         self.shortest = 0.0
@@ -71,7 +74,7 @@ class TimedMacroActions:
     def use_windows(
         self,
         lookahead: Callable[[], float | None],
-        serve_window: Callable[[np.ndarray, np.ndarray], None],
+        serve_window: Callable[[np.ndarray, np.ndarray, float], None],
         shortest: float,
     ) -> None:
         """Serve this episode's ends in windows of exact instants (``windows.py``) spanning
@@ -184,7 +187,7 @@ class TimedMacroActions:
         if not live.all():
             idx, at = idx[live], at[live]
         if len(idx):
-            self.serve_window(idx, at)
+            self.serve_window(idx, at, bound)
 
     # ---------------------------------------------------------------- agents as processes
     def behaviour(self, agent: SimAgent) -> Generator[simpy.Event, Any, None]:

@@ -24,7 +24,7 @@ A window is one batch in the ``episodes`` table (``mean_batch``); it spans less 
 
 Windows are off (each instant served alone) on a control tick, with a decision budget
 (``max_decisions``), while training a learner, with learned messages or joint learners, for
-agents run as processes, with ``max_batch = 1`` and for a world built with ``windows=False``;
+agents run as processes, with a ``max_batch`` and for a world built with ``windows=False``;
 a network without a lookahead (exact delivery, queues, ARQ, partitions and cut links, per-link
 models) serves each instant alone too.
 """
@@ -169,9 +169,10 @@ class WindowServer:
             return None
         return math.inf if world.network is None else world.network.lookahead
 
-    def serve(self, idx: np.ndarray, at: np.ndarray) -> None:
+    def serve(self, idx: np.ndarray, at: np.ndarray, bound: float) -> None:
         """End the window's macro-actions of slots ``idx`` at their times ``at`` (ascending),
-        then serve their decisions as one batch."""
+        then serve their decisions as one batch; nothing the hooks do may fall before
+        ``bound``, the window's limit."""
         world = self.world
         net = world.network
         clock = self._clock
@@ -180,19 +181,33 @@ class WindowServer:
             clock = self._clock = np.zeros(n)
         clock[idx] = at
         self.timed.clock = clock
-        if net is not None:
-            net.sending_at(clock)
         try:
-            self.timed.end_now(idx)
+            if net is not None:
+                net.sending_at(clock)
+            try:
+                self.timed.end_now(idx)
+            finally:
+                if net is not None:
+                    net.sending_at(None)
+            self._check(bound, "end_many")
+            if net is not None:
+                net.refuse_sends("local", "sends from end_many only, in a local world")
+            try:
+                self.decisions.serve_window(idx, at)
+            finally:
+                if net is not None:
+                    net.refuse_sends(None)
+            self._check(bound, "observe_many, mask_many or begin_many")
         finally:
             self.timed.clock = None
-            if net is not None:
-                net.sending_at(None)
-        if self.ended():
+
+    def _check(self, bound: float, hooks: str) -> None:
+        """A local world's hooks end no episode and schedule nothing inside a window."""
+        if self.ended() or self.world.env.peek() < bound:
             raise ConfigError(
                 "local",
                 True,
-                f"{type(world).__name__}.end_many ended the episode: a local world does not "
-                "(set local = False)",
+                f"{type(self.world).__name__}.{hooks} scheduled an event or ended the episode "
+                "inside a window of exact instants; a local world does neither (set local = "
+                "False)",
             )
-        self.decisions.serve_window(idx, at)

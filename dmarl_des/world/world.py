@@ -175,8 +175,8 @@ class World(mesa.Model, WorldHooks):
             raise ConfigError(
                 "give_reward",
                 amount,
-                "reward_ends(idx, amount) while a local world's macro-actions end (each at its "
-                "own time)",
+                "reward_ends(idx, amount) from end_many inside a window of exact instants (a "
+                "local world's rows each at its own time)",
             )
         now = float(self.env.now)
         rewards = self._rewards

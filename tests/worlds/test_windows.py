@@ -143,6 +143,32 @@ class HastySwarm(SwarmWorld):
         return 2.0
 
 
+class StartSendingSwarm(SwarmWorld):
+    """Broadcasts as macro-actions start: in a window its sends would not be at their times."""
+
+    def begin_many(self, idx, actions):
+        self.network.broadcast_many(idx, "state", self.state[idx])
+        return super().begin_many(idx, actions)
+
+
+class SchedulingSwarm(SwarmWorld):
+    """Ends the episode a moment after an end: an event inside the window."""
+
+    def end_many(self, idx):
+        super().end_many(idx)
+        if self.now > 2.0:
+            self.terminate(delay=1e-4)
+
+
+class StartRewardingSwarm(SwarmWorld):
+    """Rewards a start with give_reward: not at its own time in a window."""
+
+    def begin_many(self, idx, actions):
+        if self.now > 0:
+            self.give_reward(0.5)
+        return super().begin_many(idx, actions)
+
+
 class RewardingSwarm(SwarmWorld):
     """Gives its end rewards with give_reward: not allowed while ends run at their own times."""
 
@@ -161,7 +187,14 @@ class EndingSwarm(SwarmWorld):
 
 @pytest.mark.parametrize(
     ("world_class", "field"),
-    [(RewardingSwarm, "give_reward"), (EndingSwarm, "local"), (HastySwarm, "shortest_duration")],
+    [
+        (RewardingSwarm, "give_reward"),
+        (EndingSwarm, "local"),
+        (HastySwarm, "shortest_duration"),
+        (StartSendingSwarm, "local"),
+        (SchedulingSwarm, "local"),
+        (StartRewardingSwarm, "give_reward"),
+    ],
 )
 def test_a_local_world_that_breaks_the_rules_is_told(world_class, field):
     with pytest.raises(ConfigError) as err:
