@@ -12,6 +12,14 @@ import simpy
 
 from dmarl_des.errors import ConfigError
 from dmarl_des.net.channel import IN_FLIGHT, Channel
+from dmarl_des.net.checks import (
+    check_agent,
+    check_agents,
+    check_kind_and_size,
+    check_kinds,
+    check_overrides,
+    check_recipients,
+)
 from dmarl_des.net.delivery import Delivery
 from dmarl_des.net.fanout import (
     PayloadRows,
@@ -86,7 +94,7 @@ class Network:
             or not 0 <= resolution < math.inf
         ):
             raise ConfigError("resolution", resolution, "a finite number >= 0")
-        self._kinds = self._check_kinds(kinds)
+        self._kinds = check_kinds(kinds)
         if is_up is not None and not callable(is_up):
             raise ConfigError("is_up", is_up, "None or a callable(dsts) -> bool array")
         if positions is not None and not callable(positions):
@@ -95,7 +103,7 @@ class Network:
         self._mail = Mailboxes(self._n, inbox_limit, inbox_policy)  # validates both
         self._store = self._mail.default
         self._topology = topology
-        models, ov_keys, ov_model = self._check_overrides(link, overrides or {})
+        models, ov_keys, ov_model = check_overrides(topology.n, link, overrides or {})
         if positions is None:
             for m in models:
                 if m.delay.model == "distance":
@@ -130,45 +138,6 @@ class Network:
         k = rng.integers(0, 2**32, size=2)
         return int(k[0]), int(k[1])
 
-    @staticmethod
-    def _check_kinds(kinds: Mapping[str, MessageKind]) -> dict[str, MessageKind]:
-        if not isinstance(kinds, Mapping):
-            raise ConfigError("kinds", kinds, "a mapping of kind name to MessageKind")
-        for name, kind in kinds.items():
-            if not isinstance(kind, MessageKind) or kind.name != name:
-                raise ConfigError(f"kinds[{name!r}]", kind, "a MessageKind with the same name")
-        return dict(kinds)
-
-    def _check_overrides(
-        self, link: LinkModel, overrides: Mapping[tuple[int, int], LinkModel]
-    ) -> tuple[list[LinkModel], np.ndarray, np.ndarray]:
-        models = [link]
-        index = {link: 0}
-        keys, which = [], []
-        for pair, model in overrides.items():
-            ok = (
-                isinstance(pair, tuple)
-                and len(pair) == 2
-                and all(isinstance(a, int | np.integer) and 0 <= a < self._n for a in pair)
-            )
-            if not ok:
-                raise ConfigError(
-                    "overrides", pair, f"(src, dst) pairs of agent ids in [0, {self._n})"
-                )
-            if not isinstance(model, LinkModel):
-                raise ConfigError(f"overrides[{pair}]", model, "a LinkModel")
-            if model not in index:
-                index[model] = len(models)
-                models.append(model)
-            keys.append(int(pair[0]) * self._n + int(pair[1]))
-            which.append(index[model])
-        order = np.argsort(np.asarray(keys, dtype=np.int64), kind="stable")
-        return (
-            models,
-            np.asarray(keys, dtype=np.int64)[order],
-            np.asarray(which, dtype=np.int64)[order],
-        )
-
     @property
     def env(self) -> simpy.Environment:
         """The simulation environment deliveries are scheduled on."""
@@ -199,7 +168,7 @@ class Network:
         (or any other) never takes or evicts them, and the other way round. Read it with
         ``inbox(i, name)`` and ``drain_many(ids, inbox=name)``.
         """
-        checked = self._check_kinds(kinds)
+        checked = check_kinds(kinds)
         clash = sorted(set(checked) & set(self._kinds))
         if clash:
             raise ConfigError(f"inbox[{name}]", clash, "kind names the network does not have")
@@ -288,7 +257,7 @@ class Network:
             raise ConfigError("outgoing_filter", fn, "None or a callable")
         mask = None
         if fn is not None and senders is not None:
-            ids = self._check_agents("senders", senders)
+            ids = check_agents(self._n, "senders", senders)
             mask = np.zeros(self._n, dtype=bool)
             mask[ids] = True
         self._outgoing = fn
@@ -336,7 +305,7 @@ class Network:
 
     def inbox(self, i: int, name: str | None = None) -> Inbox:
         """The inbox of agent ``i``: the default one, or the one opened as ``name``."""
-        i = self._check_agent(i)
+        i = check_agent(self._n, i)
         if name is not None:
             return Inbox.of(self._mail.store(name), i)
         box = self._inboxes[i]
@@ -347,7 +316,7 @@ class Network:
     def clear_inboxes(self, i: int) -> None:
         """Empty every inbox of agent ``i`` (the default one and the named ones), detaching
         waiters; the messages removed stay counted as delivered."""
-        self._mail.clear_agent(self._check_agent(i))
+        self._mail.clear_agent(check_agent(self._n, i))
 
     def drain_many(
         self,
@@ -368,7 +337,7 @@ class Network:
         if receivers is None:
             ids = np.arange(self._n, dtype=np.int64)
         else:
-            ids = self._check_agents("receivers", receivers)
+            ids = check_agents(self._n, "receivers", receivers)
             if ids.size > 1 and (
                 len(set(ids.tolist())) < ids.size  # a few receivers: no N-wide count
                 if ids.size <= 64
@@ -397,7 +366,7 @@ class Network:
         seq and send time, and each payload as a row of a read-only array (``sources[source[m]]
         [row[m]]``: recipients of one broadcast share one array). For large payloads (parameter
         vectors) that a reader combines with one product per source array."""
-        ids = self._check_agents("receivers", receivers)
+        ids = check_agents(self._n, "receivers", receivers)
         if ids.size > 1 and np.bincount(ids, minlength=self._n).max() > 1:
             raise ConfigError("receivers", ids.tolist(), "distinct agent ids")
         store = self._mail.store(inbox)
@@ -418,7 +387,7 @@ class Network:
 
     def send(self, src: int, dst: int, kind: str, payload: Any, size: int | None = None) -> int:
         """Send one message; returns the number of messages sent (0 or 1)."""
-        dsts = np.array([self._check_agent(dst)], dtype=np.int64)
+        dsts = np.array([check_agent(self._n, dst)], dtype=np.int64)
         return self._send(src, dsts, kind, payload, size, False, checked=True)
 
     def broadcast(
@@ -435,7 +404,7 @@ class Network:
         With ``per_recipient`` the payload is a sequence with one payload per neighbour.
         Returns the number of messages sent.
         """
-        src = self._check_agent(src)
+        src = check_agent(self._n, src)
         dsts = self._topology.neighbors(src)
         return self._send(src, dsts, kind, payload, size, per_recipient, checked=True)
 
@@ -474,8 +443,8 @@ class Network:
         instead: it becomes the snapshot itself (made read-only), for a caller that built it for
         this call and keeps no writable reference (the learning rounds' parameter vectors).
         """
-        ids = self._check_agents("srcs", srcs)
-        self._check_kind_and_size(kind, size)
+        ids = check_agents(self._n, "srcs", srcs)
+        check_kind_and_size(kind, size)
         if not isinstance(payloads, np.ndarray) or payloads.ndim == 0:
             raise ConfigError(
                 "payloads",
@@ -510,40 +479,6 @@ class Network:
                     self._ledger.omitted(omitted, kind)
         return self._transmit(kind, block, ids, sender, dsts, sizes, entries, reasons)
 
-    def _check_agent(self, i: Any) -> int:
-        if isinstance(i, bool) or not isinstance(i, int | np.integer) or not 0 <= i < self._n:
-            raise ConfigError("agent", i, f"an agent id in [0, {self._n})")
-        return int(i)
-
-    def _check_agents(self, field: str, ids: Any) -> np.ndarray:
-        one = type(ids) is np.ndarray and ids.dtype == np.int64 and ids.shape == (1,)
-        if one and 0 <= int(ids[0]) < self._n:  # one agent (continuous time): checked
-            return ids
-        arr = np.asarray(ids if not isinstance(ids, set | frozenset) else sorted(ids))
-        if arr.size == 0:
-            return np.empty(0, dtype=np.int64)
-        if arr.ndim != 1 or arr.dtype.kind not in "iu":
-            raise ConfigError(field, ids, "a 1-d sequence of integer agent ids")
-        arr = arr.astype(np.int64, copy=False)  # never written to: the caller's array may be kept
-        if arr.min() < 0 or arr.max() >= self._n:
-            raise ConfigError(field, arr.tolist(), f"agent ids in [0, {self._n})")
-        return arr
-
-    def _check_recipients(self, dsts: np.ndarray) -> np.ndarray:
-        dsts = np.asarray(dsts, dtype=np.int64).ravel()
-        if dsts.size and (dsts.min() < 0 or dsts.max() >= self._n):
-            raise ConfigError("dsts", dsts.tolist(), f"agent ids in [0, {self._n})")
-        if dsts.size > 1 and np.unique(dsts).size != dsts.size:
-            raise ConfigError("dsts", dsts.tolist(), "distinct agent ids")
-        return dsts
-
-    @staticmethod
-    def _check_kind_and_size(kind: Any, size: Any) -> None:
-        if not isinstance(kind, str):
-            raise ConfigError("kind", kind, "a message kind name (str)")
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
-            raise ConfigError("size", size, "None or an integer >= 0 (bytes)")
-
     def _apply_outgoing(
         self, kind: str, src: int, dsts: np.ndarray, offered: list
     ) -> tuple[np.ndarray, list]:
@@ -551,7 +486,7 @@ class Network:
         recipients."""
         assert self._outgoing is not None
         kept, kept_payloads = self._outgoing(src, dsts.copy(), offered, kind)
-        kept = self._check_recipients(kept)
+        kept = check_recipients(self._n, kept)
         payloads = list(kept_payloads)
         if len(payloads) != kept.size:
             raise ConfigError("outgoing_filter", len(payloads), "one payload per kept recipient")
@@ -569,10 +504,10 @@ class Network:
         *,
         checked: bool = False,
     ) -> int:
-        src = self._check_agent(src)
-        self._check_kind_and_size(kind, size)
+        src = check_agent(self._n, src)
+        check_kind_and_size(kind, size)
         if not checked:
-            dsts = self._check_recipients(dsts)
+            dsts = check_recipients(self._n, dsts)
         if per_recipient:
             payloads = list(payload)
             if len(payloads) != dsts.size:
