@@ -74,9 +74,7 @@ AGENTS = {
     "downtime": pl.Float64,
 }
 
-NETWORK = {
-    "run_id": pl.Utf8,
-    "episode": pl.Int64,
+_COUNTS = {
     "sent": pl.Int64,
     "delivered": pl.Int64,
     "dropped_loss": pl.Int64,
@@ -89,6 +87,13 @@ NETWORK = {
     "omitted": pl.Int64,
     "in_flight": pl.Int64,
     "retransmissions": pl.Int64,
+}
+"""The message counters of the `network` table and of each kind in `network_kinds`."""
+
+NETWORK = {
+    "run_id": pl.Utf8,
+    "episode": pl.Int64,
+    **_COUNTS,
     "latency_mean": pl.Float64,
     **_Q,
     "bytes_sent": pl.Int64,
@@ -100,18 +105,7 @@ NETWORK_KINDS = {
     "episode": pl.Int64,
     "kind": pl.Utf8,
     "traffic": pl.Utf8,
-    "sent": pl.Int64,
-    "delivered": pl.Int64,
-    "dropped_loss": pl.Int64,
-    "dropped_crash": pl.Int64,
-    "dropped_overflow": pl.Int64,
-    "dropped_inbox": pl.Int64,
-    "dropped_cut": pl.Int64,
-    "dropped_pending": pl.Int64,
-    "rejected_invalid": pl.Int64,
-    "omitted": pl.Int64,
-    "in_flight": pl.Int64,
-    "retransmissions": pl.Int64,
+    **_COUNTS,
     "bytes_sent": pl.Int64,
     "bytes_delivered": pl.Int64,
     "latency_mean": pl.Float64,

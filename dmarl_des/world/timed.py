@@ -33,6 +33,13 @@ from dmarl_des.world.slots import Slots
 from dmarl_des.world.windows import EndQueue, window_bound
 
 Begin = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def run_bounds(values: np.ndarray) -> list[int]:
+    """Where the runs of equal values of a sorted array start, and its length at the end."""
+    return [0, *((values[1:] != values[:-1]).nonzero()[0] + 1).tolist(), len(values)]
+
+
 End = Callable[[np.ndarray], Any]
 
 
@@ -127,7 +134,7 @@ class TimedMacroActions:
             return
         order = ends.argsort(kind="stable")
         ends, agents = ends[order], agents[:, order]
-        bounds = [0, *((ends[1:] != ends[:-1]).nonzero()[0] + 1).tolist(), len(ends)]
+        bounds = run_bounds(ends)
         keys = ends[bounds[:-1]].tolist()
         if self._queue is not None:
             self._queue.add_many(keys, agents, bounds)
@@ -160,12 +167,19 @@ class TimedMacroActions:
         chunks = self._ends.pop(key)
         self._end_instant(np.concatenate(chunks, axis=1) if len(chunks) > 1 else chunks[0])
 
-    def _end_instant(self, agents: np.ndarray) -> None:
-        """End the live macro-actions of ``agents`` ([2, K]) now and ask for their decisions."""
+    def _live(self, agents: np.ndarray) -> np.ndarray | None:
+        """Which filed ends of ``agents`` ([2, K]) still stand (their slot up, their
+        macro-action not cut since); None when all do."""
         idx, gen = agents
         slots = self.slots
         live = (slots.generation[idx] == gen) & slots.up[idx]
-        if not live.all():
+        return None if live.all() else live
+
+    def _end_instant(self, agents: np.ndarray) -> None:
+        """End the live macro-actions of ``agents`` ([2, K]) now and ask for their decisions."""
+        idx = agents[0]
+        live = self._live(agents)
+        if live is not None:
             idx = idx[live]
         if len(idx):
             self.end_now(idx)
@@ -180,11 +194,10 @@ class TimedMacroActions:
         if len(times) == 1:
             self._end_instant(parts[0])
             return
-        idx, gen = np.concatenate(parts, axis=1)
-        at = np.repeat(times, [p.shape[1] for p in parts])
-        slots = self.slots
-        live = (slots.generation[idx] == gen) & slots.up[idx]
-        if not live.all():
+        agents = np.concatenate(parts, axis=1)
+        idx, at = agents[0], np.repeat(times, [p.shape[1] for p in parts])
+        live = self._live(agents)
+        if live is not None:
             idx, at = idx[live], at[live]
         if len(idx):
             self.serve_window(idx, at, bound)

@@ -64,17 +64,11 @@ class EndQueue:
 
     def add(self, t_end: float, agents: np.ndarray) -> None:
         """File ``agents`` ([2, K]: slots and generations) under ``t_end``."""
-        chunks = self._chunks.get(t_end)
-        if chunks is not None:
-            chunks.append(agents)
-            return
-        self._chunks[t_end] = [agents]
-        heapq.heappush(self._times, t_end)
-        if t_end < self._wake_at:
-            self._wake(t_end)
+        self.add_many([t_end], agents, [0, agents.shape[1]])
 
     def add_many(self, t_ends: list[float], agents: np.ndarray, bounds: list[int]) -> None:
-        """``add(t_ends[k], agents[:, bounds[k]:bounds[k + 1]])`` for every k, in that order."""
+        """File ``agents[:, bounds[k]:bounds[k + 1]]`` under ``t_ends[k]`` for every k, in that
+        order; one wake-up for the earliest new time."""
         chunks_of, heap = self._chunks, self._times
         earliest = math.inf
         for k, t_end in enumerate(t_ends):

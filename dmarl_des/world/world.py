@@ -46,7 +46,7 @@ from dmarl_des.world.lifecycle import AgentLifecycle
 from dmarl_des.world.rewards import Rewards, given_by_behaviour
 from dmarl_des.world.rows import agent_stats, faults_configured, kept_tables
 from dmarl_des.world.slots import Slots
-from dmarl_des.world.timed import TimedMacroActions
+from dmarl_des.world.timed import TimedMacroActions, run_bounds
 from dmarl_des.world.trace import TraceSampler
 from dmarl_des.world.transitions import Transitions
 from dmarl_des.world.windows import WindowServer
@@ -202,8 +202,7 @@ class World(mesa.Model, WorldHooks):
             self.give_reward(float(amount) * len(idx))
             return
         at = np.sort(clock[idx])
-        cuts = [0, *((at[1:] != at[:-1]).nonzero()[0] + 1).tolist(), len(at)]
-        for lo, hi in itertools.pairwise(cuts):
+        for lo, hi in itertools.pairwise(run_bounds(at)):
             t = float(at[lo])
             rewards.add(float(amount) * (hi - lo), rewards.credit_stamp(t), t)
 
